@@ -1,0 +1,1 @@
+"""CLI commands contributed by each stage: each module exposes ``register(subparsers)``."""

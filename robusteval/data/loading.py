@@ -1,0 +1,138 @@
+"""Reading one case from NIfTI files, with a clear :class:`CaseError` for every kind of bad data.
+
+Checks, each a :class:`CaseError` naming the file and the reason: file missing; unreadable (corrupt or
+truncated gzip, not a NIfTI); not 3D (a 4D file with one volume is accepted); NaN/Inf voxels; a singular or
+non-finite affine; a modality or the label on another grid (shape, or voxel corners more than
+``AFFINE_TOLERANCE_MM`` apart); label values outside ``label_values``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AFFINE_TOLERANCE_MM", "ImageSource", "grid_deviation_mm", "load_case"]
+
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+from numpy.typing import NDArray
+
+from robusteval.data.case import Case
+from robusteval.errors import CaseError
+
+AFFINE_TOLERANCE_MM = 1e-3
+"""Largest distance (mm) between corresponding voxel corners of two grids that still counts as one grid."""
+
+ImageSource = Path | tuple[Path, int]
+"""A 3D NIfTI file, or ``(file, channel)``: one volume of a 4D file (channels on the last axis, as in MSD)."""
+
+Array = NDArray[np.float64]
+
+
+def _read_file(path: Path, what: str) -> tuple[Array, Array]:
+    """The data (any dimensionality) and affine of one NIfTI file, or a CaseError."""
+    if not path.is_file():
+        raise CaseError(f"{what}: file not found: {path}")
+    try:
+        img = nib.load(str(path))
+        data = np.asarray(img.dataobj, dtype=np.float64)  # type: ignore[attr-defined]
+        affine = np.asarray(img.affine, dtype=np.float64)  # type: ignore[attr-defined]
+    except Exception as exc:  # any failure to read the file (gzip, zlib, nibabel, numpy) is this case's
+        raise CaseError(f"{what}: cannot read {path.name}: {type(exc).__name__}: {exc}") from None
+    if affine.shape != (4, 4) or not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+        raise CaseError(f"{what}: {path.name} has a singular or non-finite affine")
+    return data, affine
+
+
+def _volume(data: Array, channel: int | None, what: str, name: str) -> Array:
+    """The 3D volume of ``data`` (``channel`` of a 4D file), checked finite."""
+    if channel is not None:
+        if data.ndim != 4 or not 0 <= channel < data.shape[3]:
+            raise CaseError(f"{what}: expected a 4D file with a channel {channel}, {name} has shape {data.shape}")
+        data = data[..., channel]
+    elif data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise CaseError(f"{what}: expected a 3D image, {name} has shape {data.shape}")
+    if not np.isfinite(data).all():
+        raise CaseError(f"{what}: {name} has {int((~np.isfinite(data)).sum())} NaN/Inf voxels")
+    return data
+
+
+def grid_deviation_mm(shape: tuple[int, ...], affine: Array, other_affine: Array) -> float:
+    """Largest distance (mm) between the world positions of the 8 corner voxels under two affines."""
+    corners = np.array(list(itertools.product(*[(0, n - 1) for n in shape[:3]])), dtype=np.float64)
+    homog = np.c_[corners, np.ones(len(corners))]
+    diff = homog @ (np.asarray(affine) - np.asarray(other_affine))[:3].T
+    return float(np.sqrt((diff**2).sum(axis=1)).max())
+
+
+def _same_grid(what: str, shape: tuple[int, ...], affine: Array, ref_shape: tuple[int, ...], ref_affine: Array) -> None:
+    if shape != ref_shape:
+        raise CaseError(f"{what}: shape {shape} differs from the first modality's {ref_shape}")
+    deviation = grid_deviation_mm(shape, affine, ref_affine)
+    if deviation > AFFINE_TOLERANCE_MM:
+        raise CaseError(
+            f"{what}: affine differs from the first modality's by {deviation:.4g} mm at the corners "
+            f"(tolerance {AFFINE_TOLERANCE_MM} mm)"
+        )
+
+
+def load_case(
+    *,
+    case_id: str,
+    subject_id: str,
+    site: str,
+    scanner: str,
+    images: Mapping[str, ImageSource],
+    label: Path,
+    label_values: tuple[int, ...] = (0, 1),
+    ignore_value: int | None = None,
+    foreground: tuple[int, ...] = (1,),
+    metadata: Mapping[str, Any] | None = None,
+) -> Case:
+    """Load and check a case. All modalities and the label must share one grid.
+
+    The reference label is ``label in foreground``; voxels equal to ``ignore_value`` (e.g. 2 in WMH-2017)
+    become the ignore mask (None when there are none); any value outside ``label_values`` is an error.
+    Images are returned as float32, the affine of the first modality as float64.
+    """
+    arrays: dict[str, NDArray[np.float32]] = {}
+    ref_shape: tuple[int, ...] | None = None
+    ref_affine: Array | None = None
+    files: dict[Path, tuple[Array, Array]] = {}  # a 4D file holding several channels is read once
+    for name, source in images.items():
+        path, channel = (Path(source[0]), source[1]) if isinstance(source, tuple) else (Path(source), None)
+        if path not in files:
+            files[path] = _read_file(path, name)
+        raw, affine = files[path]
+        data = _volume(raw, channel, name, path.name)
+        if ref_shape is None or ref_affine is None:
+            ref_shape, ref_affine = data.shape, affine
+        else:
+            _same_grid(name, data.shape, affine, ref_shape, ref_affine)
+        arrays[name] = data.astype(np.float32)
+    files.clear()
+    if ref_shape is None or ref_affine is None:
+        raise CaseError("no input modality listed")
+    raw_label, lab_affine = _read_file(Path(label), "label")
+    lab = _volume(raw_label, None, "label", Path(label).name)
+    _same_grid("label", lab.shape, lab_affine, ref_shape, ref_affine)
+    values = np.unique(lab)
+    bad = [v for v in values.tolist() if v not in label_values]
+    if bad:
+        raise CaseError(f"label: values {bad[:5]} outside the allowed {list(label_values)}")
+    ignore = (lab == ignore_value) if ignore_value is not None else None
+    return Case(
+        case_id=case_id,
+        subject_id=subject_id,
+        site=site,
+        scanner=scanner,
+        images=arrays,
+        label=np.isin(lab, foreground),
+        affine=ref_affine,
+        ignore=ignore if ignore is not None and ignore.any() else None,
+        metadata=dict(metadata or {}),
+    )

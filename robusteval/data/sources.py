@@ -1,0 +1,162 @@
+"""Data sources: each lists the cases of a dataset as :class:`CaseRecord` (loaded lazily, per case).
+
+``SOURCES`` maps the protocol's ``dataset.source`` to a function ``(spec, cache_dir) -> list[CaseRecord]``:
+``synthetic`` (the embedded default), ``manifest`` (a CSV), ``msd`` (Medical Segmentation Decathlon /
+nnU-Net raw) and ``wmh2017`` (the MICCAI-2017 WMH challenge layout). Listing problems (a missing folder,
+a manifest without the needed columns) raise :class:`RobustEvalError`; problems with one case's files raise
+:class:`CaseError` only when that record is loaded, so the other cases still run.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BASE_COLUMNS",
+    "SOURCES",
+    "Source",
+    "list_cases",
+    "manifest_source",
+    "read_manifest",
+    "synthetic_source",
+]
+
+import functools
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from robusteval.data.case import Case, CaseRecord
+from robusteval.data.loading import load_case
+from robusteval.data.metadata import read_table, typed_columns
+from robusteval.data.msd import msd_source
+from robusteval.data.options import check_params
+from robusteval.data.synthetic import SynthSpec, generate
+from robusteval.data.wmh2017 import wmh2017_source
+from robusteval.errors import CaseError, RobustEvalError
+from robusteval.protocol.schema import DatasetSpec
+from robusteval.registry import Registry
+
+Source = Callable[[DatasetSpec, Path], list[CaseRecord]]
+SOURCES: Registry[Source] = Registry("data source")
+
+BASE_COLUMNS = ("case_id", "subject_id", "site", "scanner", "partition", "label")
+
+
+def _fail(reason: str) -> NoReturn:
+    raise CaseError(reason)
+
+
+def _column_for(name: str, header: list[str]) -> str | None:
+    """The header column for ``name``: exact, else case-insensitive."""
+    if name in header:
+        return name
+    folded = [h for h in header if h.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def read_manifest(
+    manifest: Path,
+    modalities: list[str],
+    partition: str | None,
+    *,
+    label_values: tuple[int, ...] = (0, 1),
+    ignore_value: int | None = None,
+) -> list[CaseRecord]:
+    """Records from a CSV manifest (paths relative to it); extra columns become typed metadata.
+
+    Rows whose ``partition`` differs from ``partition`` are skipped (no ``partition`` column: every row).
+    Modality columns match the protocol's names exactly or case-insensitively. A row with an empty path
+    becomes a record that fails with a CaseError when loaded.
+    """
+    header, rows = read_table(manifest)
+    columns = {m: _column_for(m, header) for m in (*modalities, "case_id", "label")}
+    missing = [m for m, c in columns.items() if c is None]
+    if missing:
+        raise RobustEvalError(f"{manifest}: missing column(s) {missing}; it has {header}")
+    used = {c for c in columns.values() if c is not None}
+    extra = [h for h in header if h not in BASE_COLUMNS and h not in used]
+    typed = typed_columns([{k: r.get(k) or "" for k in extra} for r in rows])
+    records = []
+    for row, meta in zip(rows, typed, strict=True):
+        if partition is not None and "partition" in header and row.get("partition") != partition:
+            continue
+        case_id = (row.get(str(columns["case_id"])) or "").strip()
+        subject = row.get("subject_id") or case_id
+        site, scanner = row.get("site") or "unknown", row.get("scanner") or "unknown"
+        paths = {m: (row.get(str(columns[m])) or "").strip() for m in (*modalities, "label")}
+        empty = [m for m, p in paths.items() if not p]
+        loader: Callable[[], Case]
+        if not case_id:
+            raise RobustEvalError(f"{manifest}: a row has an empty case_id: {row}")
+        if empty:
+            loader = functools.partial(_fail, f"manifest row {case_id!r} has no path for {empty}")
+        else:
+            loader = functools.partial(
+                load_case,
+                case_id=case_id,
+                subject_id=subject,
+                site=site,
+                scanner=scanner,
+                images={m: manifest.parent / paths[m] for m in modalities},
+                label=manifest.parent / paths["label"],
+                label_values=label_values,
+                ignore_value=ignore_value,
+                metadata=meta,
+            )
+        records.append(CaseRecord(case_id, subject, site, scanner, row.get("partition") or "", loader, meta))
+    return records
+
+
+@SOURCES.register("synthetic")
+def synthetic_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
+    """The embedded default: multi-site synthetic WMH data (``params``: sites, test_subjects, train_subjects,
+    resolution_mm, seed), generated once into ``cache_dir/synthetic/<key>``."""
+    params = check_params(spec, {"sites", "test_subjects", "train_subjects", "resolution_mm", "seed"})
+    try:
+        synth = SynthSpec(
+            sites=tuple(str(s) for s in params.get("sites", SynthSpec.sites)),
+            test_subjects=int(params.get("test_subjects", SynthSpec.test_subjects)),
+            train_subjects=int(params.get("train_subjects", SynthSpec.train_subjects)),
+            resolution_mm=float(params.get("resolution_mm", SynthSpec.resolution_mm)),
+            seed=int(params.get("seed", SynthSpec.seed)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise RobustEvalError(f"dataset.params: {exc}") from None
+    manifest = generate(synth, cache_dir / "synthetic" / synth.key())
+    return read_manifest(manifest, spec.modalities, spec.partition)
+
+
+@SOURCES.register("manifest")
+def manifest_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
+    """A CSV manifest: ``case_id, subject_id, site, scanner, partition, <modality>..., label`` (+ metadata);
+    ``path`` is the CSV file, or a folder holding ``manifest.csv``.
+
+    ``params``: ``label_values`` (default [0, 1]) and ``ignore_value`` (a label value that marks voxels
+    excluded from every metric, e.g. 2 for WMH-2017 labels; default none).
+    """
+    params = check_params(spec, {"label_values", "ignore_value"})
+    if spec.path is None:
+        raise RobustEvalError("dataset.path: a manifest source needs the path of its CSV file")
+    path = spec.path / "manifest.csv" if spec.path.is_dir() else spec.path
+    ignore = params.get("ignore_value")
+    values = tuple(int(v) for v in params.get("label_values", (0, 1) if ignore is None else (0, 1, ignore)))
+    return read_manifest(
+        path,
+        spec.modalities,
+        spec.partition,
+        label_values=values,
+        ignore_value=None if ignore is None else int(ignore),
+    )
+
+
+SOURCES.add("msd", msd_source)
+SOURCES.add("wmh2017", wmh2017_source)
+
+
+def list_cases(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
+    """The records of the protocol's dataset; case ids must be unique."""
+    records = SOURCES.get(spec.source)(spec, cache_dir)
+    repeated = sorted(k for k, n in Counter(r.case_id for r in records).items() if n > 1)
+    if repeated:
+        raise RobustEvalError(f"dataset: case_id(s) {repeated[:5]} appear more than once; case ids must be unique")
+    return records

@@ -1,0 +1,402 @@
+"""Synthetic multi-site white-matter-hyperintensity (WMH) data on real anatomy.
+
+Built on the MNI152 2009 template tissue maps that nilearn ships inside its wheel (no download):
+
+1. **Anatomy** (per subject, deterministic from ``(seed, site, partition, index)``): the template's grey-matter,
+   white-matter and CSF probability maps, warped by a smooth random non-linear displacement field
+   (Gaussian-smoothed noise, ``DEFORM_MM`` peak amplitude), a global anisotropic scaling (0.93-1.07 per axis)
+   and a radial ventricle enlargement (0-4 mm, the atrophy proxy), on an isotropic grid of ``resolution_mm``.
+2. **Lesions** (WMH), only inside white matter (WM probability > 0.5):
+
+   - a Fazekas-like load grade per subject: low (p=0.4), medium (p=0.4), high (p=0.2);
+   - *periventricular* caps and bands: white matter within a smoothly varying distance of the ventricles,
+     thicker at the frontal and occipital horns (caps); band width none / 2-4 / 4-8 mm at the horns by grade
+     (caps only for medium; for high also bands along the ventricle bodies at 35% of that width);
+   - *deep punctate* lesions: Poisson count (mean 6 / 12 / 22 by grade) at random deep-WM voxels, each an
+     ellipsoid whose radius is log-normal (median 2 mm, sigma 0.6, clipped to 1-12 mm: many lesions of a few voxels, a few
+     large confluent ones), roughened by smooth noise.
+
+   The lesion map is blurred slightly to a partial-volume fraction; the reference label is fraction >= 0.5.
+3. **Acquisition** at a site (:class:`ScannerProfile`): the anatomy is imaged as FLAIR (CSF dark, GM > WM,
+   lesions bright) and T1 (CSF dark, WM > GM, lesions dark) by partial-volume mixing of tissue intensities,
+   resampled to the site's voxel grid (slice profile: Gaussian blur across thick slices; the label resampled
+   with a partial-volume threshold of 0.5), multiplied by a smooth bias field, given a contrast mapping
+   (power law) and scanner intensity scale, and Rician noise at the site's SNR (noise std = mean WM signal /
+   SNR). Voxel sizes are the profile's, but never finer than the working resolution.
+
+Everything is a pure function of its arguments: same arguments, byte-identical NIfTI files.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "SITES",
+    "Anatomy",
+    "ScannerProfile",
+    "SynthSpec",
+    "acquire",
+    "generate",
+    "make_anatomy",
+    "template_maps",
+]
+
+import csv
+import functools
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import edt
+import nibabel as nib
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from robusteval.errors import RobustEvalError
+
+GENERATOR_VERSION = "1"
+
+DEFORM_MM = 3.0
+FloatArray = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ScannerProfile:
+    """How a site's scanner images the anatomy. ``spacing_mm`` is (x, y, z); z is the slice direction."""
+
+    name: str
+    description: str
+    field_strength_t: float
+    spacing_mm: tuple[float, float, float]
+    snr: float  # mean white-matter signal / noise std (Rician)
+    bias_strength: float  # peak log-amplitude of the smooth multiplicative bias field
+    gamma: float  # contrast mapping: intensity ** gamma on the [0, 1]-normalised image
+    scale: float  # scanner intensity units
+
+
+# Modelled on the MICCAI-2017 WMH challenge scanners (Kuijf et al. 2019).
+SITES: dict[str, ScannerProfile] = {
+    "A": ScannerProfile("A", "3T 3D FLAIR, near-isotropic (GE Discovery MR750-like)", 3.0, (1.0, 1.0, 1.2),
+                        snr=40.0, bias_strength=0.15, gamma=1.0, scale=1000.0),
+    "B": ScannerProfile("B", "3T 2D FLAIR, 3 mm slices (Philips Achieva-like)", 3.0, (1.0, 1.0, 3.0),
+                        snr=28.0, bias_strength=0.30, gamma=0.8, scale=600.0),
+    "C": ScannerProfile("C", "1.5T 2D FLAIR, 3 mm slices, low SNR (GE Signa HDxt-like)", 1.5, (1.2, 1.2, 3.0),
+                        snr=14.0, bias_strength=0.45, gamma=1.25, scale=250.0),
+}
+
+# Relative tissue intensities before the scanner mapping: (csf, gm, wm, lesion).
+FLAIR_CONTRAST = (0.12, 0.72, 0.52, 1.25)
+T1_CONTRAST = (0.22, 0.55, 0.85, 0.45)
+# (grade, probability, band width at the horns min/max mm, band fraction along the bodies, mean deep count)
+LESION_GRADES = (
+    ("low", 0.4, 0.0, 0.0, 0.0, 6.0),
+    ("medium", 0.4, 2.0, 4.0, 0.0, 12.0),
+    ("high", 0.2, 4.0, 8.0, 0.35, 22.0),
+)
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """One subject on the isotropic working grid: tissue fractions (sum <= 1) and the lesion fraction."""
+
+    gm: FloatArray
+    wm: FloatArray
+    csf: FloatArray
+    lesion: FloatArray  # partial-volume lesion fraction in [0, 1] (a part of the white matter)
+    affine: NDArray[np.float64]
+    grade: str
+
+
+def _resample_to(
+    volume: NDArray[np.floating], affine: NDArray[np.float64], spacing_mm: tuple[float, float, float], order: int = 1
+) -> tuple[FloatArray, NDArray[np.float64]]:
+    """Resample a volume to a new voxel size on the same field of view (area-preserving when downsampling)."""
+    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    factors = np.asarray(spacing_mm, dtype=np.float64) / zooms
+    shape = np.maximum(np.round(np.asarray(volume.shape) / factors).astype(int), 1)
+    # anti-aliasing / slice profile: Gaussian whose FWHM matches the new voxel (only where coarser)
+    sigma = np.sqrt(np.maximum(factors**2 - 1.0, 0.0)) * 0.5
+    src = ndimage.gaussian_filter(volume.astype(np.float32), sigma) if np.any(sigma > 0) else volume
+    # voxel centres of the new grid expressed in the old grid's index space
+    coords = [(np.arange(n) + 0.5) * f - 0.5 for n, f in zip(shape, factors, strict=True)]
+    grid = np.meshgrid(*coords, indexing="ij")
+    out = ndimage.map_coordinates(src, grid, order=order, mode="nearest").astype(np.float32)
+    new_affine = affine.copy()
+    new_affine[:3, :3] = affine[:3, :3] @ np.diag(factors)
+    new_affine[:3, 3] = affine[:3, :3] @ (0.5 * factors - 0.5) + affine[:3, 3]
+    return out, new_affine
+
+
+@functools.lru_cache(maxsize=4)
+def template_maps(resolution_mm: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, NDArray[np.float64]]:
+    """MNI152 2009 GM, WM, CSF fractions and a ventricle mask, cropped to the brain, at ``resolution_mm``."""
+    from nilearn import datasets
+
+    mask_img = datasets.load_mni152_brain_mask(resolution=1)
+    mask = np.asarray(mask_img.get_fdata(), dtype=np.float32) > 0.5
+    gm = np.asarray(datasets.load_mni152_gm_template(resolution=1).get_fdata(), dtype=np.float32)
+    wm = np.asarray(datasets.load_mni152_wm_template(resolution=1).get_fdata(), dtype=np.float32)
+    gm, wm = gm * mask, wm * mask
+    csf = np.clip(mask.astype(np.float32) - gm - wm, 0.0, 1.0)
+    idx = np.argwhere(mask)
+    lo, hi = np.maximum(idx.min(axis=0) - 4, 0), np.minimum(idx.max(axis=0) + 5, mask.shape)
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    affine = np.asarray(mask_img.affine, dtype=np.float64).copy()
+    affine[:3, 3] = affine[:3, :3] @ lo + affine[:3, 3]
+    # ventricles: the large CSF component deep inside the brain (far from the brain surface)
+    depth = edt.edt(mask[sl], black_border=True)
+    deep_csf = (csf[sl] > 0.5) & (depth > 18.0)
+    labels, n = ndimage.label(deep_csf)
+    sizes = ndimage.sum(deep_csf, labels, range(1, n + 1))
+    vent = np.isin(labels, 1 + np.flatnonzero(sizes >= 0.05 * sizes.max())).astype(np.float32)
+    spacing = (resolution_mm,) * 3
+    out = [_resample_to(v[sl], affine, spacing)[0] for v in (gm, wm, csf, vent)]
+    new_affine = _resample_to(gm[sl], affine, spacing)[1]
+    return out[0], out[1], out[2], out[3], new_affine
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma_vox: float) -> FloatArray:
+    """Gaussian-smoothed white noise rescaled to peak absolute value 1."""
+    n = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma_vox)
+    return (n / max(float(np.abs(n).max()), 1e-6)).astype(np.float32)
+
+
+def make_anatomy(rng: np.random.Generator, resolution_mm: float) -> Anatomy:
+    """A random subject: deformed template tissue maps plus WMH lesions (see the module doc)."""
+    gm0, wm0, csf0, vent0, affine = template_maps(resolution_mm)
+    shape = gm0.shape
+    # --- deformation: smooth random field + anisotropic scaling + ventricle enlargement (in voxels)
+    centre = (np.asarray(shape, dtype=np.float64) - 1) / 2
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float32) for n in shape], indexing="ij"))
+    scale = rng.uniform(0.93, 1.07, size=3)
+    coords = centre[:, None, None, None] + (grid - centre[:, None, None, None]) / scale[:, None, None, None]
+    sigma = 12.0 / resolution_mm
+    for axis in range(3):
+        coords[axis] += DEFORM_MM / resolution_mm * _smooth_noise(rng, shape, sigma)
+    enlarge_mm = rng.uniform(0.0, 4.0)
+    vent_centre = np.argwhere(vent0 > 0.5).mean(axis=0)
+    rel = grid - vent_centre[:, None, None, None]
+    dist = np.sqrt((rel**2).sum(axis=0)) + 1e-3
+    falloff = np.exp(-((dist * resolution_mm) / 30.0) ** 2)
+    coords -= (enlarge_mm / resolution_mm) * falloff * rel / dist  # sample inward = ventricles grow outward
+    warp = functools.partial(ndimage.map_coordinates, coordinates=coords, order=1, mode="constant", cval=0.0)
+    gm, wm, csf, vent = (np.asarray(warp(v), dtype=np.float32) for v in (gm0, wm0, csf0, vent0))
+    vent = vent > 0.5
+    # --- lesions
+    names, probs = [g[0] for g in LESION_GRADES], [g[1] for g in LESION_GRADES]
+    k = int(rng.choice(len(names), p=probs))
+    grade, _, band_lo, band_hi, body, deep_mean = LESION_GRADES[k]
+    wm_mask = wm > 0.5
+    lesion = np.zeros(shape, dtype=bool)
+    spacing = (resolution_mm,) * 3
+    if band_hi > 0:
+        d_vent = edt.edt(~vent, anisotropy=spacing, black_border=False)
+        # caps: thicker at the anterior and posterior ends of the ventricles (y axis is anterior-posterior)
+        vy = np.argwhere(vent)[:, 1]
+        y = grid[1]
+        span = max(float(vy.max() - vy.min()), 1.0)
+        # 0 along the central 60% of the ventricles' extent, rising to 1 at (and beyond) the horns
+        cap = np.clip((np.abs(y - (vy.max() + vy.min()) / 2) / (span / 2) - 0.6) / 0.4, 0.0, 1.0)
+        width = rng.uniform(band_lo, band_hi) * (body + (1 - body) * cap) * (1 + 0.35 * _smooth_noise(rng, shape, sigma))
+        lesion |= wm_mask & (d_vent < width)
+    n_deep = int(rng.poisson(deep_mean))
+    depth = edt.edt(wm_mask, anisotropy=spacing, black_border=True)
+    candidates = np.argwhere(depth > 2.0)
+    if n_deep and len(candidates):
+        rough = _smooth_noise(rng, shape, 2.0 / resolution_mm)
+        for _ in range(n_deep):
+            c = candidates[int(rng.integers(len(candidates)))]
+            radius_mm = float(np.clip(rng.lognormal(np.log(2.0), 0.6), 1.0, 12.0))
+            axes_mm = radius_mm * rng.uniform(0.7, 1.3, size=3)
+            r_vox = np.ceil(axes_mm.max() / resolution_mm).astype(int) + 1
+            lo = np.maximum(c - r_vox, 0)
+            hi = np.minimum(c + r_vox + 1, shape)
+            sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+            local = grid[(slice(None), *sl)] - c[:, None, None, None]
+            q = (((local * resolution_mm) / axes_mm[:, None, None, None]) ** 2).sum(axis=0)
+            lesion[sl] |= (q + 0.4 * rough[sl]) <= 1.0
+    lesion &= wm_mask
+    frac = np.clip(ndimage.gaussian_filter(lesion.astype(np.float32), 0.6), 0.0, 1.0) * np.clip(wm, 0, 1)
+    frac = np.where(lesion, np.maximum(frac, 0.5), np.minimum(frac, 0.49)).astype(np.float32)
+    return Anatomy(gm=gm, wm=wm, csf=csf, lesion=frac, affine=affine, grade=grade)
+
+
+def _bias_field(rng: np.random.Generator, shape: tuple[int, ...], strength: float) -> FloatArray:
+    """exp of a random 2nd-order polynomial over [-1, 1]^3 with peak |log| equal to ``strength``."""
+    axes = np.meshgrid(*[np.linspace(-1.0, 1.0, n, dtype=np.float32) for n in shape], indexing="ij")
+    x, y, z = axes
+    terms = [x, y, z, x * y, x * z, y * z, x * x, y * y, z * z]
+    coeffs = rng.uniform(-1.0, 1.0, size=len(terms))
+    log_field = sum((c * t for c, t in zip(coeffs, terms, strict=True)), np.zeros(shape, dtype=np.float32))
+    log_field *= strength / max(float(np.abs(log_field).max()), 1e-6)
+    return np.exp(log_field).astype(np.float32)
+
+
+def acquire(
+    anatomy: Anatomy, profile: ScannerProfile, rng: np.random.Generator, resolution_mm: float
+) -> tuple[dict[str, FloatArray], NDArray[np.uint8], NDArray[np.float64]]:
+    """Image ``anatomy`` with ``profile``: ({"flair", "t1"} images, binary label, affine) on the site's grid."""
+    spacing = tuple(max(s, resolution_mm) for s in profile.spacing_mm)
+    les = anatomy.lesion
+    wm_clean = np.clip(anatomy.wm - les, 0.0, 1.0)
+    tissues = (anatomy.csf, anatomy.gm, wm_clean, les)
+    brain = np.clip(anatomy.csf + anatomy.gm + anatomy.wm, 0.0, 1.0)
+    label_frac, affine = _resample_to(les, anatomy.affine, spacing)  # type: ignore[arg-type]
+    label = (label_frac >= 0.5).astype(np.uint8)
+    brain_acq = _resample_to(brain, anatomy.affine, spacing)[0]  # type: ignore[arg-type]
+    images: dict[str, FloatArray] = {}
+    bias = _bias_field(rng, label.shape, profile.bias_strength)
+    texture = 1.0 + 0.04 * _smooth_noise(rng, anatomy.gm.shape, 1.5)
+    for name, contrast in (("flair", FLAIR_CONTRAST), ("t1", T1_CONTRAST)):
+        signal = sum((c * t for c, t in zip(contrast, tissues, strict=True)), np.zeros_like(les)) * texture
+        img = _resample_to(signal, anatomy.affine, spacing)[0]  # type: ignore[arg-type]
+        img = np.clip(img, 0.0, None) ** profile.gamma * bias
+        wm_level = (contrast[2] ** profile.gamma) * profile.scale
+        img = img * profile.scale
+        sigma = wm_level / profile.snr
+        n1 = rng.normal(0.0, sigma, img.shape).astype(np.float32)
+        n2 = rng.normal(0.0, sigma, img.shape).astype(np.float32)
+        img = np.sqrt((img + n1) ** 2 + n2**2)
+        images[name] = (img * (brain_acq > 0.05)).astype(np.float32)  # skull-stripped, as released WMH data
+    return images, label, affine
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """Parameters of one generated dataset (the cache key)."""
+
+    sites: tuple[str, ...] = ("A", "B", "C")
+    test_subjects: int = 4  # per site
+    train_subjects: int = 0  # per site
+    resolution_mm: float = 2.0
+    seed: int = 0
+    version: str = field(default=GENERATOR_VERSION)
+
+    def key(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _subject_rng(seed: int, *parts: str) -> np.random.Generator:
+    digest = hashlib.sha256(json.dumps([seed, *parts]).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _save_nifti(array: NDArray[np.generic], affine: NDArray[np.float64], path: Path) -> None:
+    """Write a gzipped NIfTI with a fixed gzip mtime so identical inputs give identical bytes."""
+    img = nib.Nifti1Image(array, affine)
+    img.header.set_xyzt_units("mm")
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    raw = img.to_bytes()
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
+        gz.write(raw)
+    path.write_bytes(buf.getvalue())
+
+
+MANIFEST_COLUMNS = (
+    "case_id", "subject_id", "site", "scanner", "field_strength_t", "spacing_mm", "partition",
+    "flair", "t1", "label", "lesion_volume_ml", "lesion_count", "lesion_grade",
+)  # fmt: skip
+
+
+def _spec_json(spec: SynthSpec) -> str:
+    return json.dumps(asdict(spec), indent=2, sort_keys=True) + "\n"
+
+
+def _check_spec(spec: SynthSpec) -> None:
+    unknown = [s for s in spec.sites if s not in SITES]
+    if unknown:
+        raise RobustEvalError(f"unknown site(s) {unknown}; known: {sorted(SITES)}")
+    if not spec.sites or len(set(spec.sites)) != len(spec.sites):
+        raise RobustEvalError(f"sites {list(spec.sites)}: give at least one site, each once")
+    if spec.test_subjects < 0 or spec.train_subjects < 0 or spec.test_subjects + spec.train_subjects == 0:
+        raise RobustEvalError("subjects per site: give a non-negative number of test and train subjects, not both 0")
+    if not 0.5 <= spec.resolution_mm <= 6.0:
+        raise RobustEvalError(f"resolution_mm {spec.resolution_mm}: use 0.5 to 6 mm (1 on a GPU machine, 2 on CPU)")
+
+
+def _existing(spec: SynthSpec, out_dir: Path) -> Path:
+    """The manifest of a dataset already in ``out_dir``; an error when it was made with other parameters."""
+    found = out_dir / "spec.json"
+    have = json.loads(found.read_text()) if found.is_file() else None
+    if have != json.loads(_spec_json(spec)):
+        raise RobustEvalError(
+            f"{out_dir} holds a dataset generated with other parameters ({have}); choose another folder or delete it"
+        )
+    return out_dir / "manifest.csv"
+
+
+def generate(spec: SynthSpec, out_dir: Path) -> Path:
+    """Write the dataset under ``out_dir`` (NIfTIs + ``manifest.csv`` + ``spec.json``); returns the manifest path.
+
+    Files are written to a temporary folder and renamed, so an interrupted run leaves no half dataset. An
+    existing dataset with the same parameters is reused; one with other parameters, or a non-empty folder
+    that is not a dataset, is an error. Concurrent calls for the same folder are safe.
+    """
+    _check_spec(spec)
+    manifest = out_dir / "manifest.csv"
+    if manifest.exists():
+        return _existing(spec, out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise RobustEvalError(f"{out_dir} exists and is not a generated dataset (no manifest.csv); choose a new folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0o700 would make a shared cache private
+    try:
+        _write(spec, tmp)
+        try:
+            os.replace(tmp, out_dir)
+        except OSError:
+            if manifest.exists():  # another process finished the same dataset first
+                return _existing(spec, out_dir)
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _write(spec: SynthSpec, tmp: Path) -> None:
+    """Generate every subject of ``spec`` into the folder ``tmp``."""
+    from cc3d import connected_components
+
+    (tmp / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for site in spec.sites:
+        profile = SITES[site]
+        for partition, n in (("train", spec.train_subjects), ("test", spec.test_subjects)):
+            for i in range(n):
+                subject = f"{site}-{partition}-{i:03d}"
+                anatomy = make_anatomy(_subject_rng(spec.seed, subject), spec.resolution_mm)
+                images, label, affine = acquire(
+                    anatomy, profile, _subject_rng(spec.seed, subject, "scan", site), spec.resolution_mm
+                )
+                files = {}
+                for name, arr in (*images.items(), ("label", label)):
+                    rel = f"images/{subject}_{name}.nii.gz"
+                    _save_nifti(arr, affine, tmp / rel)
+                    files[name] = rel
+                zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+                count = int(connected_components(label, connectivity=26, return_N=True)[1])
+                rows.append({
+                    "case_id": subject, "subject_id": subject, "site": site, "scanner": profile.description,
+                    "field_strength_t": profile.field_strength_t,
+                    "spacing_mm": "x".join(f"{z:.2f}" for z in zooms), "partition": partition,
+                    "flair": files["flair"], "t1": files["t1"], "label": files["label"],
+                    "lesion_volume_ml": round(float(label.sum() * np.prod(zooms) / 1000.0), 4),
+                    "lesion_count": count, "lesion_grade": anatomy.grade,
+                })  # fmt: skip
+    with (tmp / "manifest.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    (tmp / "spec.json").write_text(_spec_json(spec))

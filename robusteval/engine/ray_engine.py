@@ -1,0 +1,88 @@
+"""``ray`` engine: cases spread over Ray actors, each holding every model loaded once.
+
+Why actors plus tasks rather than Ray Data: a model must be loaded once per worker and kept (actors do that),
+items are few and heavy (whole 3D volumes), and the per-case order of work (load, shift each condition once,
+run every model) keeps a case's data in one process. A bounded number of cases is in flight, so memory stays
+bounded. Actors restart (bounded) when their process dies, and the lost case is retried. With
+``execution.address`` (or RAY_ADDRESS) the actors run on an existing cluster; nothing assumes one machine:
+cases are read by the worker from the record's paths (shared storage) and rows return through the object store.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RayEngine"]
+
+import os
+from typing import Any
+
+from robusteval.engine.base import ENGINES, Engine, EngineJob, Progress, load_models
+from robusteval.engine.work import evaluate_case
+
+MAX_RESTARTS = 3
+
+
+class _Worker:
+    def __init__(self, job: EngineJob) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+        self.job = job
+        self.models = load_models(job.models, job.base_dir, job.device)
+
+    def evaluate(self, case_index: int) -> tuple[int, list[dict[str, Any]]]:
+        items = list(self.job.plan.by_case().values())[case_index]
+        return case_index, evaluate_case(items, self.job.plan.conditions, self.models, self.job.metrics,
+                                         self.job.metric_config)  # fmt: skip
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayEngine(Engine):
+    doc = "Ray actors (one model set per worker, GPUs per the execution block); local machine or a cluster."
+
+    def run(self, job: EngineJob, progress: Progress) -> list[dict[str, Any]]:
+        import ray
+        import torch
+
+        started_here = not ray.is_initialized()
+        if started_here:
+            address = job.address or os.environ.get("RAY_ADDRESS")
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            gpus = float(ray.cluster_resources().get("GPU", 0))
+            use_gpu = gpus > 0 and job.device != "cpu"
+            n_workers = job.workers
+            per_worker_gpu = min(1.0, gpus / n_workers) if use_gpu else 0.0
+            device = "cuda" if use_gpu and torch.cuda.is_available() else ("cpu" if not use_gpu else job.device)
+            worker_job = job if device == job.device else EngineJob(**{**job.__dict__, "device": device})
+            actor_cls = ray.remote(num_cpus=1, num_gpus=per_worker_gpu, max_restarts=MAX_RESTARTS,
+                                   max_task_retries=MAX_RESTARTS)(_Worker)  # fmt: skip
+            job_ref = ray.put(worker_job)
+            actors = [actor_cls.remote(job_ref) for _ in range(n_workers)]  # type: ignore[attr-defined]
+            cases = list(job.plan.by_case().values())
+            results: dict[int, list[dict[str, Any]]] = {}
+            pending: dict[Any, int] = {}
+            next_case = 0
+            free = list(range(n_workers))
+            while next_case < len(cases) or pending:
+                while free and next_case < len(cases):
+                    a = free.pop()
+                    pending[actors[a].evaluate.remote(next_case)] = a
+                    next_case += 1
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    a = pending.pop(ref)
+                    index, rows = ray.get(ref)
+                    results[index] = rows
+                    progress(len(cases[index]))
+                    free.append(a)
+            for actor in actors:
+                ray.kill(actor)
+            return [row for i in range(len(cases)) for row in results[i]]
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+ENGINES.add("ray", RayEngine)

@@ -1,0 +1,128 @@
+"""The per-item work shared by every engine: shift a case once, run each model, score the prediction.
+
+Nothing here raises for a bad case or item: failures become rows with ``status=failed`` and the reason in
+``error``, so every other item still runs and nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ModelRuntime", "evaluate_case", "failed_rows"]
+
+import json
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from robusteval.data.case import Case
+from robusteval.engine.plan import WorkItem, base_row, shift_family_of
+from robusteval.errors import CaseError
+from robusteval.metrics import MetricConfig, compute_metrics
+from robusteval.models.base import ModelAdapter, Prediction
+from robusteval.shifts.compose import Condition, apply_condition, sample_condition
+
+
+@dataclass
+class ModelRuntime:
+    """A loaded model with its protocol name and family."""
+
+    name: str
+    family: str
+    adapter: ModelAdapter
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, CaseError):
+        return str(exc)
+    last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def failed_rows(
+    items: Sequence[WorkItem], models: Sequence[tuple[str, str]], conditions: dict[str, Condition], reason: str
+) -> list[dict[str, Any]]:
+    """Rows marking every (item, model) as failed with ``reason``."""
+    rows = []
+    for item in items:
+        for name, family in models:
+            row = base_row(item, name, family, shift_family_of(item, conditions))
+            row.update(status="failed", error=reason, shift_params="", metric_notes="", inference_s=float("nan"))
+            rows.append(row)
+    return rows
+
+
+def _score(
+    item: WorkItem,
+    model: ModelRuntime,
+    case: Case,
+    prediction: Prediction,
+    params_json: str,
+    shift_family: str,
+    metrics: Sequence[str],
+    metric_config: MetricConfig,
+    inference_s: float,
+) -> dict[str, Any]:
+    row = base_row(item, model.name, model.family, shift_family)
+    values, notes = compute_metrics(
+        metrics, prediction.mask, case.label, case.spacing_mm, ignore=case.ignore, prob=prediction.prob,
+        config=metric_config,
+    )  # fmt: skip
+    row.update(shift_params=params_json, metric_notes=json.dumps(notes) if notes else "", inference_s=inference_s)
+    row.update(values)
+    return row
+
+
+def evaluate_case(
+    items: Sequence[WorkItem],
+    conditions: dict[str, Condition],
+    models: Sequence[ModelRuntime],
+    metrics: Sequence[str],
+    metric_config: MetricConfig,
+) -> list[dict[str, Any]]:
+    """All rows for one case's items: load once, shift each item once, reuse predictions for label-only shifts."""
+    model_pairs = [(m.name, m.family) for m in models]
+    try:
+        case = items[0].record.load()
+    except Exception as exc:  # a bad case: every item of it fails with the reason
+        return failed_rows(items, model_pairs, conditions, _reason(exc))
+    rows: list[dict[str, Any]] = []
+    clean_predictions: dict[str, tuple[Prediction, float]] = {}
+    for item in items:
+        shift_family = shift_family_of(item, conditions)
+        if item.condition == "clean":
+            shifted, params_json, label_only = case, "", False
+        else:
+            condition = conditions[item.condition]
+            try:
+                params = sample_condition(condition, item.severity, item.seed)
+                shifted = apply_condition(case, condition, params)
+                params_json = json.dumps(params, sort_keys=True)
+            except Exception as exc:
+                rows.extend(failed_rows([item], model_pairs, conditions, f"shift failed: {_reason(exc)}"))
+                continue
+            label_only = condition.touches_label_only()
+        for model in models:
+            try:
+                if label_only and model.name in clean_predictions:
+                    prediction, seconds = clean_predictions[model.name]
+                else:
+                    t0 = time.perf_counter()
+                    prediction = model.adapter.predict(shifted)
+                    seconds = time.perf_counter() - t0
+                if item.condition == "clean":
+                    clean_predictions[model.name] = (prediction, seconds)
+                if prediction.mask.shape != shifted.label.shape:
+                    raise CaseError(
+                        f"model {model.name}: prediction shape {prediction.mask.shape} != label {shifted.label.shape}"
+                    )
+                rows.append(
+                    _score(item, model, shifted, prediction, params_json, shift_family, metrics, metric_config,
+                           round(seconds, 4))  # fmt: skip
+                )
+            except Exception as exc:
+                row = failed_rows([item], [(model.name, model.family)], conditions, _reason(exc))[0]
+                row["shift_params"] = params_json
+                rows.append(row)
+    return rows

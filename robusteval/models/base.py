@@ -1,0 +1,213 @@
+"""Model adapters: how a model is loaded and run on a :class:`Case`.
+
+Every adapter returns a :class:`Prediction` on the case's own grid: a probability map in [0, 1] (kept for
+``auc_pr`` and uncertainty) and the binary mask ``prob >= threshold``. Torch-network adapters share
+:class:`TorchSegmenter`: declared input modalities and their order, per-model normalization, an optional
+working voxel spacing (input resampled to it, probabilities resampled back, as nnU-Net does), MONAI
+sliding-window inference with Gaussian blending, mixed precision on GPU, and optional flip test-time
+augmentation (its voxel-wise standard deviation is the uncertainty map).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ADAPTERS",
+    "InferenceSettings",
+    "ModelAdapter",
+    "Prediction",
+    "TorchSegmenter",
+    "normalize",
+    "to_spacing",
+]
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from robusteval.data.case import Case
+from robusteval.errors import CaseError
+from robusteval.registry import Registry
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's output on one case, on the case's grid."""
+
+    prob: NDArray[np.float32]
+    mask: NDArray[np.bool_]
+    uncertainty: NDArray[np.float32] | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+class InferenceSettings(BaseModel):
+    """Settings shared by torch-network adapters (all in the model's ``params``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    modalities: list[str] = Field(default_factory=lambda: ["flair", "t1"], min_length=1)
+    normalization: Literal["zscore_brain", "percentile", "none"] = "zscore_brain"
+    spacing_mm: tuple[float, float, float] | None = None
+    roi_size: tuple[int, int, int] = (64, 64, 64)
+    overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
+    sw_batch_size: int = Field(default=2, ge=1)
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    output: Literal["sigmoid", "softmax"] = "sigmoid"
+    tta_flips: bool = False
+    amp: bool = True
+
+
+def normalize(x: NDArray[np.float32], method: str) -> NDArray[np.float32]:
+    """Per-channel intensity normalization of a ``(C, X, Y, Z)`` array.
+
+    ``zscore_brain``: zero mean, unit std over voxels > 0 (the skull-stripped brain), background stays 0;
+    ``percentile``: clip to the 0.5-99.5th percentiles of the brain and scale to [0, 1]; ``none``: as is.
+    """
+    out = np.zeros_like(x, dtype=np.float32)
+    for c in range(x.shape[0]):
+        ch = x[c]
+        brain = ch > 0
+        if method == "none" or not brain.any():
+            out[c] = ch
+            continue
+        vals = ch[brain]
+        if method == "zscore_brain":
+            out[c] = np.where(brain, (ch - vals.mean()) / max(float(vals.std()), 1e-6), 0.0)
+        else:
+            lo, hi = np.percentile(vals, [0.5, 99.5])
+            out[c] = np.where(brain, np.clip((ch - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0), 0.0)
+    return out
+
+
+def to_spacing(
+    x: torch.Tensor, spacing_mm: tuple[float, float, float], target_mm: tuple[float, float, float]
+) -> torch.Tensor:
+    """Trilinear resampling of a ``(N, C, X, Y, Z)`` tensor to voxel size ``target_mm`` (same field of view)."""
+    shape = [max(1, round(n * s / t)) for n, s, t in zip(x.shape[2:], spacing_mm, target_mm, strict=True)]
+    if list(x.shape[2:]) == shape:
+        return x
+    return F.interpolate(x, size=shape, mode="trilinear", align_corners=False)
+
+
+def checkpoint_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class ModelAdapter(ABC):
+    """Loads one model described by the protocol and predicts on cases."""
+
+    doc: ClassVar[str]
+
+    def __init__(self, name: str, params: dict[str, Any], base_dir: Path | None, device: str) -> None:
+        self.name = name
+        self.params = params
+        self.base_dir = base_dir
+        self.device = device
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:
+        """Raise ValueError (naming the parameter) when ``params`` cannot work; called at protocol load."""
+
+    @abstractmethod
+    def predict(self, case: Case) -> Prediction:
+        """Predict on ``case``; raise CaseError for a case this model cannot handle."""
+
+    def fingerprint(self) -> str:
+        """A content hash of everything that determines this model's outputs (weights and settings)."""
+        return hashlib.sha256(repr(sorted(self.params.items())).encode()).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        """Efficiency and provenance facts for the report (parameters, ...)."""
+        return {}
+
+
+def resolve(path: str | Path, base_dir: Path | None) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or base_dir is None else base_dir / p
+
+
+class TorchSegmenter(ModelAdapter):
+    """Shared inference for adapters that produce a ``torch.nn.Module``; subclasses implement :meth:`build`."""
+
+    settings: InferenceSettings
+
+    def __init__(self, name: str, params: dict[str, Any], base_dir: Path | None, device: str) -> None:
+        super().__init__(name, params, base_dir, device)
+        self.settings = InferenceSettings(**self.inference_params())
+        self.network = self.build().to(self.torch_device).eval()
+        self.in_channels = len(self.settings.modalities)
+
+    @property
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def inference_params(self) -> dict[str, Any]:
+        """The part of ``params`` that configures :class:`InferenceSettings`."""
+        return {k: v for k, v in self.params.items() if k in InferenceSettings.model_fields}
+
+    @abstractmethod
+    def build(self) -> torch.nn.Module:
+        """The network with its weights loaded."""
+
+    def describe(self) -> dict[str, Any]:
+        n = sum(p.numel() for p in self.network.parameters())
+        return {"parameters": int(n)}
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        from monai.inferers import sliding_window_inference
+
+        s = self.settings
+        use_amp = s.amp and x.device.type == "cuda"
+        with torch.autocast(device_type=x.device.type, enabled=use_amp):
+            logits = sliding_window_inference(
+                x, s.roi_size, s.sw_batch_size, self.network, overlap=s.overlap, mode="gaussian"
+            )
+        assert isinstance(logits, torch.Tensor)
+        logits = logits.float()
+        if s.output == "sigmoid":
+            if logits.shape[1] != 1:
+                raise CaseError(f"model {self.name}: output 'sigmoid' expects 1 channel, got {logits.shape[1]}")
+            return torch.sigmoid(logits)
+        return torch.softmax(logits, dim=1)[:, 1:2]
+
+    def predict(self, case: Case) -> Prediction:
+        s = self.settings
+        try:
+            x_np = normalize(case.stacked(s.modalities), s.normalization)
+        except KeyError as exc:
+            raise CaseError(f"model {self.name}: {exc.args[0]}") from None
+        x = torch.from_numpy(x_np)[None].to(self.torch_device)
+        if s.spacing_mm is not None:
+            x = to_spacing(x, case.spacing_mm, s.spacing_mm)
+        with torch.inference_mode():
+            try:
+                probs = [self._forward(x)]
+                if s.tta_flips:
+                    for dims in ((2,), (3,), (4,)):
+                        probs.append(torch.flip(self._forward(torch.flip(x, dims)), dims))
+            except RuntimeError as exc:
+                msg = str(exc).splitlines()[0]
+                if "channels" in msg or "size" in msg:
+                    raise CaseError(
+                        f"model {self.name}: the network rejected the input of {self.in_channels} channel(s) "
+                        f"{s.modalities}: {msg}"
+                    ) from None
+                raise
+            stack = torch.cat(probs, dim=1)
+            if s.spacing_mm is not None:
+                stack = F.interpolate(stack, size=case.shape, mode="trilinear", align_corners=False)
+            prob = stack.mean(dim=1)[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32)
+            unc = stack.std(dim=1)[0].cpu().numpy().astype(np.float32) if s.tta_flips else None
+        return Prediction(prob=prob, mask=prob >= s.threshold, uncertainty=unc)
+
+
+ADAPTERS: Registry[type[ModelAdapter]] = Registry("model adapter")

@@ -1,0 +1,68 @@
+"""``monai`` adapter: a MONAI network by class name + kwargs + a state-dict checkpoint."""
+
+from __future__ import annotations
+
+__all__ = ["MonaiNetwork", "load_state_dict"]
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from robusteval.models.base import ADAPTERS, InferenceSettings, TorchSegmenter, checkpoint_sha256, resolve
+
+OWN_KEYS = {"architecture", "kwargs", "checkpoint"}
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict read with ``torch.load(weights_only=True)`` (no arbitrary pickles), as float32."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"checkpoint {path}: refused or unreadable ({type(exc).__name__}: {exc})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"checkpoint {path}: expected a state dict of tensors")
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def monai_class(name: str) -> type[torch.nn.Module]:
+    from monai.networks import nets
+
+    cls = getattr(nets, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ValueError(f"architecture {name!r} is not a network in monai.networks.nets")
+    return cls
+
+
+class MonaiNetwork(TorchSegmenter):
+    doc = "A monai.networks.nets class by name + kwargs + a state-dict checkpoint (weights_only load)."
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:
+        for key in ("architecture", "checkpoint"):
+            if key not in params:
+                raise ValueError(f"params.{key} is required for the monai adapter")
+        monai_class(str(params["architecture"]))
+        ckpt = resolve(params["checkpoint"], base_dir)
+        if not ckpt.is_file():
+            raise ValueError(f"params.checkpoint: file not found: {ckpt}")
+        unknown = set(params) - OWN_KEYS - set(InferenceSettings.model_fields)
+        if unknown:
+            raise ValueError(f"unknown params {sorted(unknown)} for the monai adapter")
+        InferenceSettings(**{k: v for k, v in params.items() if k in InferenceSettings.model_fields})
+
+    def checkpoint_path(self) -> Path:
+        return resolve(self.params["checkpoint"], self.base_dir)
+
+    def build(self) -> torch.nn.Module:
+        net = monai_class(str(self.params["architecture"]))(**dict(self.params.get("kwargs", {})))
+        net.load_state_dict(load_state_dict(self.checkpoint_path()))
+        return net
+
+    def fingerprint(self) -> str:
+        return f"{super().fingerprint()[:32]}-{checkpoint_sha256(self.checkpoint_path())[:32]}"
+
+
+ADAPTERS.add("monai", MonaiNetwork)

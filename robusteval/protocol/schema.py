@@ -1,0 +1,222 @@
+"""The protocol language: pydantic models with ``extra="forbid"``.
+
+Relative paths are resolved against the protocol file's folder (passed in the validation context as
+``base_dir``). Names of shifts, metrics, model adapters and data sources are checked against their registries.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DatasetSpec",
+    "ExecutionSpec",
+    "MetricsSpec",
+    "ModelSpec",
+    "Protocol",
+    "ReportSpec",
+    "ShiftSpec",
+    "ShiftStep",
+    "StatisticsSpec",
+]
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+Family = Literal["cnn", "vit", "hybrid", "classical", "external"]
+MAX_SEVERITY = 5
+
+
+def _severity(value: int) -> int:
+    if not 1 <= value <= MAX_SEVERITY:
+        raise ValueError(f"{value} is not in 1..{MAX_SEVERITY}")
+    return value
+
+
+Severity = Annotated[int, AfterValidator(_severity)]
+
+
+def resolve_path(value: Path, info: ValidationInfo, *, must_exist: bool = True) -> Path:
+    """Resolve ``value`` against the protocol's folder; raise when it must exist and does not."""
+    base = (info.context or {}).get("base_dir")
+    path = value if value.is_absolute() or base is None else Path(base) / value
+    if must_exist and not path.exists():
+        raise ValueError(f"file not found: {path}")
+    return path
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _registered(registry_module: str, registry_name: str, name: str) -> str:
+    import importlib
+
+    registry = getattr(importlib.import_module(registry_module), registry_name)
+    if name not in registry:
+        known = ", ".join(registry.names())
+        raise ValueError(f"unknown {registry.kind} {name!r}; known: {known}")
+    return name
+
+
+class SplitSpec(_Spec):
+    """Which cases are in distribution and which are out of distribution, by any metadata column."""
+
+    in_distribution: dict[str, list[str]] = Field(default_factory=lambda: {"site": ["A"]})
+    out_of_distribution: dict[str, list[str]] | None = Field(
+        default=None, description="default: every test case not in distribution"
+    )
+
+
+class DatasetSpec(_Spec):
+    """The held-out test set. ``source: synthetic`` generates the embedded default (no files needed)."""
+
+    source: str = "synthetic"
+    path: Path | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="source-specific options")
+    modalities: list[str] = Field(default_factory=lambda: ["flair", "t1"], min_length=1)
+    partition: str = "test"
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, v: str) -> str:
+        return _registered("robusteval.data.sources", "SOURCES", v)
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        return None if v is None else resolve_path(v, info)
+
+
+class ModelSpec(_Spec):
+    """One model to evaluate: ``adapter`` says how it is loaded, ``params`` are the adapter's options."""
+
+    name: str = Field(min_length=1)
+    family: Family
+    adapter: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("adapter")
+    @classmethod
+    def _known_adapter(cls, v: str) -> str:
+        return _registered("robusteval.models", "ADAPTERS", v)
+
+    @model_validator(mode="after")
+    def _check_params(self, info: ValidationInfo) -> ModelSpec:
+        from robusteval.models import ADAPTERS
+
+        ADAPTERS.get(self.adapter).validate_params(self.params, (info.context or {}).get("base_dir"))
+        return self
+
+
+class ShiftStep(_Spec):
+    """One step of a (possibly composed) condition: a registered shift and its options."""
+
+    shift: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    severity: Severity | None = Field(default=None, description="fixed severity; default: the condition's")
+
+    @field_validator("shift")
+    @classmethod
+    def _known_shift(cls, v: str) -> str:
+        return _registered("robusteval.shifts", "SHIFTS", v)
+
+
+class ShiftSpec(_Spec):
+    """A condition: one shift, or ``compose`` (applied in order), at each of ``severities``."""
+
+    shift: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    compose: list[ShiftStep] | None = None
+    name: str | None = Field(default=None, description="condition name; default: the shift names joined by +")
+    severities: list[Severity] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
+    apply_to: Literal["in_distribution", "out_of_distribution", "all"] = "in_distribution"
+
+    @field_validator("shift")
+    @classmethod
+    def _known_shift(cls, v: str | None) -> str | None:
+        return None if v is None else _registered("robusteval.shifts", "SHIFTS", v)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ShiftSpec:
+        if (self.shift is None) == (self.compose is None):
+            raise ValueError("give exactly one of 'shift' or 'compose'")
+        if self.compose is not None and self.options:
+            raise ValueError("'options' belongs inside each 'compose' step")
+        return self
+
+    @property
+    def steps(self) -> list[ShiftStep]:
+        if self.compose is not None:
+            return list(self.compose)
+        assert self.shift is not None
+        return [ShiftStep(shift=self.shift, options=self.options)]
+
+    @property
+    def condition(self) -> str:
+        return self.name or "+".join(s.shift for s in self.steps)
+
+
+class MetricsSpec(_Spec):
+    """The metric panel and its conventions."""
+
+    panel: list[str] = Field(default_factory=lambda: ["dsc", "hd95"], min_length=1)
+    nsd_tolerance_mm: float = Field(default=1.0, gt=0)
+
+    @field_validator("panel")
+    @classmethod
+    def _known_metrics(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _registered("robusteval.metrics", "METRICS", name)
+        if len(set(v)) != len(v):
+            raise ValueError("metric names repeat")
+        return v
+
+
+class StatisticsSpec(_Spec):
+    """Bootstrap settings."""
+
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    n_resamples: int = Field(default=10_000, ge=100)
+    ci_method: Literal["BCa", "percentile"] = "BCa"
+
+
+class ExecutionSpec(_Spec):
+    """Where and how the work runs."""
+
+    engine: Literal["local", "ray"] = "local"
+    address: str | None = Field(default=None, description="Ray cluster address; default: a local Ray")
+    workers: int = Field(default=1, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class ReportSpec(_Spec):
+    headline_metric: str = "dsc"
+
+
+class Protocol(_Spec):
+    """A robustness evaluation: data, models, shifts, metrics, statistics, execution, report."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="names the default out dir")
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    models: list[ModelSpec] = Field(min_length=1)
+    shifts: list[ShiftSpec] = Field(default_factory=list)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    statistics: StatisticsSpec = Field(default_factory=StatisticsSpec)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Protocol:
+        models = [m.name for m in self.models]
+        if len(set(models)) != len(models):
+            raise ValueError(f"model names repeat: {models}")
+        conditions = [s.condition for s in self.shifts]
+        if len(set(conditions)) != len(conditions) or "clean" in conditions:
+            raise ValueError(f"condition names must be unique and not 'clean': {conditions}")
+        if self.report.headline_metric not in self.metrics.panel:
+            raise ValueError(f"report.headline_metric {self.report.headline_metric!r} is not in metrics.panel")
+        return self

@@ -1,0 +1,147 @@
+"""A whole run: protocol -> data -> plan -> engine -> cases.csv -> statistics -> summary.json -> report.
+
+What a run writes in its out dir (a stable contract; later versions add columns and keys, never rename):
+``cases.csv`` (one row per model x case x condition), ``summary.json`` (protocol as run, provenance, cells and
+the statistics), ``index.html`` (the report).
+"""
+
+from __future__ import annotations
+
+__all__ = ["EXIT_FAILED_ITEMS", "EXIT_INVALID", "EXIT_OK", "RunResult", "default_cache_dir", "run_protocol"]
+
+import datetime as dt
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from robusteval import __version__
+from robusteval.data.sources import list_cases
+from robusteval.engine import ENGINES, RESULT_COLUMNS, EngineJob, ModelSpecLite, make_plan
+from robusteval.metrics import MetricConfig
+from robusteval.protocol import Protocol, protocol_sha256
+from robusteval.stats import StatsSettings, summarize
+
+EXIT_OK, EXIT_INVALID, EXIT_FAILED_ITEMS = 0, 2, 3
+PACKAGES = ("torch", "monai", "torchio", "numpy", "scipy", "pandas", "statsmodels", "ray", "pydantic", "nibabel",
+            "nilearn", "seaborn", "edt", "connected-components-3d")  # fmt: skip
+
+
+def default_cache_dir() -> Path:
+    """``$ROBUSTEVAL_CACHE`` or ``~/.cache/robusteval``: generated data and shifted volumes shared by runs."""
+    env = os.environ.get("ROBUSTEVAL_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "robusteval"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path
+    n_rows: int
+    n_failed: int
+    exit_code: int
+
+
+def _versions() -> dict[str, str]:
+    out = {"robusteval": __version__, "python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def stats_settings(protocol: Protocol) -> StatsSettings:
+    s = protocol.statistics
+    return StatsSettings(confidence_level=s.confidence_level, n_resamples=s.n_resamples, ci_method=s.ci_method,
+                         headline_metric=protocol.report.headline_metric, seed=protocol.seed)  # fmt: skip
+
+
+def run_protocol(
+    protocol: Protocol,
+    protocol_path: Path,
+    out_dir: Path,
+    *,
+    cache_dir: Path | None = None,
+    engine: str | None = None,
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Run ``protocol`` and write cases.csv, summary.json and index.html under ``out_dir``."""
+    from robusteval.engine.progress import progress_reporter
+    from robusteval.report import render_report
+
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    cache_dir = cache_dir or default_cache_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = list_cases(protocol.dataset, cache_dir)
+    plan = make_plan(protocol, records)
+    engine_name = engine or protocol.execution.engine
+    models = [ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models]
+    job = EngineJob(
+        plan=plan, models=models, base_dir=protocol_path.resolve().parent, metrics=list(protocol.metrics.panel),
+        metric_config=MetricConfig(nsd_tolerance_mm=protocol.metrics.nsd_tolerance_mm),
+        device=protocol.execution.device, workers=protocol.execution.workers, address=protocol.execution.address,
+    )  # fmt: skip
+    log(f"{len(records)} cases listed, {len(plan.items)} work items x {len(models)} models, engine {engine_name}")
+    with progress_reporter(len(plan.items), log) as progress:
+        rows = ENGINES.get(engine_name)().run(job, progress)
+    t_engine = time.perf_counter() - t0
+    metric_cols = list(protocol.metrics.panel)
+    cases = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *metric_cols])
+    cases.to_csv(out_dir / "cases.csv", index=False)
+    n_failed = int((cases["status"] == "failed").sum())
+    stats = summarize(cases, metric_cols, stats_settings(protocol))
+    summary: dict[str, Any] = {
+        "protocol": protocol.model_dump(mode="json"),
+        "provenance": {
+            "protocol_file": str(protocol_path),
+            "protocol_sha256": protocol_sha256(protocol_path),
+            "packages": _versions(),
+            "seeds": {"protocol": protocol.seed, "bootstrap": protocol.seed},
+            "engine": engine_name,
+            "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                        "cpus": os.cpu_count()},  # fmt: skip
+            "git_commit": _git_commit(),
+            "start_time": started.isoformat(),
+            "end_time": dt.datetime.now(dt.UTC).isoformat(),
+            "timings_s": {"engine": round(t_engine, 2), "total": round(time.perf_counter() - t0, 2)},
+        },
+        "data": {"listed": len(records), "excluded_by_split": plan.excluded,
+                 "failed_cases": sorted(set(cases.loc[cases["status"] == "failed", "case_id"]))},  # fmt: skip
+        "counts": {"rows": len(cases), "failed": n_failed},
+        **stats,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
+    render_report(out_dir)
+    log(f"wrote {out_dir / 'index.html'} ({len(cases)} rows, {n_failed} failed) in {time.perf_counter() - t0:.1f}s")
+    return RunResult(out_dir, len(cases), n_failed, EXIT_FAILED_ITEMS if n_failed else EXIT_OK)

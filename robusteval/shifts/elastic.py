@@ -1,0 +1,70 @@
+"""Elastic deformation: a cubic B-spline displacement field moving image and label together (TorchIO)."""
+
+from __future__ import annotations
+
+__all__ = ["Elastic", "control_points"]
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torchio as tio
+from numpy.typing import NDArray
+
+from robusteval.data.case import Case
+from robusteval.shifts._common import TabledShift, from_subject, new_seed, to_subject
+from robusteval.shifts.base import SHIFTS, Touches
+
+NUM_CONTROL_POINTS = 7
+LOCKED_BORDERS = 2
+
+
+def control_points(seed: int, max_displacement_mm: float, num: int = NUM_CONTROL_POINTS,
+                   locked_borders: int = LOCKED_BORDERS) -> NDArray[np.float64]:
+    """The ``(num, num, num, 3)`` coarse displacement grid (mm, TorchIO/SimpleITK LPS axes) of a seed.
+
+    Each component is U(-max, max) (TorchIO's ``RandomElasticDeformation.get_params``), with the outer
+    ``locked_borders`` planes of the first two grid axes set to 0 (TorchIO's convention).
+    """
+    grid = np.random.default_rng(int(seed)).uniform(-1.0, 1.0, size=(num, num, num, 3)) * max_displacement_mm
+    for i in range(locked_borders):
+        grid[i, :] = 0
+        grid[-1 - i, :] = 0
+        grid[:, i] = 0
+        grid[:, -1 - i] = 0
+    return grid
+
+
+class Elastic(TabledShift):
+    """TorchIO ``ElasticDeformation``: 7x7x7 control points spread over the field of view, displacements
+    U(-max, max) mm per component (borders locked), image linear / label nearest neighbour.
+
+    ROOD-MRI's levels (6..30 mm). At severities 4-5 the displacement exceeds half the control-point spacing
+    for fields of view under ~4 x 2 x max, so the warp may fold; TorchIO's warning about it is silenced.
+    """
+
+    name = "elastic"
+    doc = "Elastic B-spline deformation of image and label, control-point displacement up to 6..30 mm."
+    family = "artifact"
+    touches = Touches.IMAGE_AND_LABEL
+    table = {s: {"max_displacement_mm": 6.0 * s, "num_control_points": NUM_CONTROL_POINTS} for s in range(1, 6)}
+    identity = {"max_displacement_mm": 0.0, "num_control_points": NUM_CONTROL_POINTS}
+
+    def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
+        return {**self.level(severity), "seed": new_seed(rng)}
+
+    def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        max_mm = float(params["max_displacement_mm"])
+        if max_mm == 0.0:
+            return case
+        grid = control_points(int(params["seed"]), max_mm, int(params["num_control_points"]))
+        transform = tio.ElasticDeformation(
+            control_points=grid, max_displacement=(max_mm, max_mm, max_mm),
+            image_interpolation="linear", label_interpolation="nearest",
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The maximum displacement is larger", category=RuntimeWarning)
+            return from_subject(case, transform(to_subject(case)))
+
+
+SHIFTS.add(Elastic.name, Elastic)

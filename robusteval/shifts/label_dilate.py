@@ -1,0 +1,39 @@
+"""Reference-label noise: the lesion boundary dilated by k voxels (an over-segmenting annotator)."""
+
+from __future__ import annotations
+
+__all__ = ["LabelDilate"]
+
+from typing import Any
+
+import edt
+import numpy as np
+
+from robusteval.data.case import Case
+from robusteval.shifts._common import TabledShift
+from robusteval.shifts.base import SHIFTS, Touches
+
+
+class LabelDilate(TabledShift):
+    """Add the voxels within ``k_vox`` voxels (Euclidean, in voxel units) of the label: dilation by a ball
+    of radius k. Images are untouched."""
+
+    name = "label_dilate"
+    doc = "Label noise: lesion boundaries dilated by a ball of 1..5 voxels."
+    family = "label_noise"
+    touches = Touches.LABEL
+    table = {s: {"k_vox": s} for s in range(1, 6)}
+    identity = {"k_vox": 0}
+
+    def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
+        return self.level(severity)
+
+    def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        k = int(params["k_vox"])
+        if k == 0 or not case.label.any():
+            return case
+        outside = edt.edt(np.ascontiguousarray(~case.label), black_border=False)
+        return case.with_(label=np.ascontiguousarray(case.label | (outside <= k)))
+
+
+SHIFTS.add(LabelDilate.name, LabelDilate)

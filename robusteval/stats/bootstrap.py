@@ -1,0 +1,443 @@
+"""Bootstrap confidence intervals for many cells at once, through ``scipy.stats.bootstrap``.
+
+How the vectorization works: cells with the same number of resampling units ``k`` (cases, or clusters when
+clustering) form a group; one ``scipy.stats.bootstrap`` call per group (chunked to bound memory) resamples the
+*unit indices* ``arange(k)`` and a vectorized statistic turns each index resample into every cell's statistic
+at once (a count matrix times the cells' values for the mean; a running count over each cell's sorted values
+for the median). This is what scipy itself does for ``paired=True``, so the resamples, the BCa jackknife and
+the interval arithmetic are scipy's own: a cell's interval equals a per-cell ``scipy.stats.bootstrap`` call
+with ``rng=np.random.default_rng(seed)`` (to floating-point rounding for the mean, exactly for the median).
+Every call starts a fresh generator from ``seed``, so a cell's interval does not depend on the other cells.
+
+Clusters: with cluster ids, whole clusters are resampled (one-stage cluster bootstrap); the statistic is then
+computed over all cases of the drawn clusters (mean = sum of cluster sums / sum of cluster sizes) and the BCa
+jackknife leaves out one cluster at a time.
+
+Fallbacks (each stated in ``Interval.note``): no values -> all NaN, method ``none``; n = 1 -> no interval
+(``none``); all values equal -> zero-width interval at the value (``degenerate``); n = 2 -> the sample range
+(``range``); fewer than 3 clusters -> cases are resampled instead; BCa undefined (non-finite bias correction or
+acceleration, e.g. heavily tied values) -> the percentile interval of the same resamples.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Interval", "bootstrap_intervals", "bootstrap_mean_differences"]
+
+import math
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Literal, cast
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+threadpool_limits: Any
+try:  # optional (installed with scikit-learn); without it BLAS keeps its default thread count
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
+
+Statistic = Literal["mean", "median"]
+Method = Literal["BCa", "percentile"]
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+# Cells per scipy call are chunked so that cells * n_resamples stays near this many float64 values (32 MB).
+_CHUNK_VALUES = 4_000_000
+# Cells whose running counts are processed together in the median kernel (keeps the arrays in cache).
+_MEDIAN_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its confidence interval; ``method`` says how it was obtained.
+
+    ``method`` is ``BCa`` or ``percentile`` (bootstrap), ``range`` (n = 2), ``degenerate`` (all values
+    equal), or ``none`` (no interval). ``note`` explains any fallback; ``std_error`` is the bootstrap
+    standard error (NaN without resampling).
+    """
+
+    estimate: float
+    low: float
+    high: float
+    std_error: float
+    method: str
+    note: str
+    n: int
+    n_clusters: int
+
+
+def _nan_interval(n: int, note: str, estimate: float = math.nan, n_clusters: int = 0) -> Interval:
+    return Interval(estimate, math.nan, math.nan, math.nan, "none", note, n, n_clusters)
+
+
+def _codes(n: int, clusters: ArrayLike | None) -> tuple[IntArray, int]:
+    """Cluster codes 0..k-1 of a cell (each case its own unit when ``clusters`` is None)."""
+    if clusters is None:
+        return np.arange(n, dtype=np.intp), n
+    labels = np.asarray(clusters)
+    if labels.shape != (n,):
+        raise ValueError(f"cluster labels have shape {labels.shape}, values have ({n},)")
+    _, codes = np.unique(labels, return_inverse=True)
+    codes = codes.astype(np.intp).reshape(n)
+    return codes, int(codes.max()) + 1 if n else 0
+
+
+def _counts(idx: NDArray[np.integer], k: int) -> NDArray[np.int64]:
+    """Resample index rows (..., m) -> (rows, k) occurrence counts of each unit."""
+    flat = np.asarray(idx, dtype=np.intp).reshape(-1, idx.shape[-1])
+    rows = flat.shape[0]
+    offsets = (flat + (np.arange(rows, dtype=np.intp) * k)[:, None]).ravel()
+    return np.bincount(offsets, minlength=rows * k).reshape(rows, k)
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """Single-threaded BLAS while resampling: the products are small, and threads spin on shared CPUs."""
+    if threadpool_limits is None:
+        return nullcontext()
+    return cast(AbstractContextManager[object], threadpool_limits(limits=1, user_api="blas"))
+
+
+def _small_uint(bound: int) -> type[np.unsignedinteger]:
+    if bound < 255:
+        return np.uint8
+    if bound < 65_535:
+        return np.uint16
+    return np.uint32
+
+
+class _Cells:
+    """Cells sharing ``k`` resampling units: what the vectorized statistics need, built once per chunk."""
+
+    def __init__(self, values: Sequence[FloatArray], codes: Sequence[IntArray], k: int) -> None:
+        c = len(values)
+        lengths = {len(v) for v in values}
+        self.k = k
+        plain = lengths == {k} and all(code is None or bool(np.all(code == np.arange(k))) for code in codes)
+        if plain:  # every case its own unit: no padding, no cluster sums
+            stacked = np.stack(values)
+            order = np.argsort(stacked, axis=1, kind="stable")
+            self.sums = stacked
+            self.sizes = np.ones((c, k))
+            self.sorted = np.take_along_axis(stacked, order, axis=1)
+            self.sorted_codes = order.astype(np.intp)
+            self.theta_mean = np.mean(stacked, axis=1)
+        else:
+            nmax = max(lengths)
+            self.sums = np.zeros((c, k))
+            self.sizes = np.zeros((c, k))
+            self.sorted = np.full((c, nmax), np.inf)
+            self.sorted_codes = np.full((c, nmax), k, dtype=np.intp)  # padding: an always-zero count row
+            self.theta_mean = np.empty(c)
+            for i, (v, code) in enumerate(zip(values, codes, strict=True)):
+                np.add.at(self.sums[i], code, v)
+                np.add.at(self.sizes[i], code, 1.0)
+                order = np.argsort(v, kind="stable")
+                self.sorted[i, : len(v)] = v[order]
+                self.sorted_codes[i, : len(v)] = code[order]
+                self.theta_mean[i] = np.mean(v)
+        self.unit_sizes_one = plain or bool(np.all(self.sizes == 1.0))
+        self.max_size = int(self.sizes.max())
+
+    @staticmethod
+    def _shape(out: FloatArray, idx: NDArray[np.integer]) -> FloatArray:
+        return out.reshape((out.shape[0], *idx.shape[:-1]))
+
+    def mean(self, idx: NDArray[np.integer], axis: int = -1) -> FloatArray:
+        """Mean over the cases of the drawn units, per cell and resample: shape (cells, *idx.shape[:-1])."""
+        counts = _counts(idx, self.k)
+        cf = counts.astype(np.float64)
+        out = self.sums @ cf.T
+        out /= float(idx.shape[-1]) if self.unit_sizes_one else self.sizes @ cf.T
+        # A resample drawing every unit once is the original sample: give it exactly the original mean, so
+        # that ties with the point estimate (which BCa's bias correction counts) are not lost to rounding.
+        same = np.all(counts == 1, axis=1)
+        if same.any():
+            out[:, same] = self.theta_mean[:, None]
+        return self._shape(out, idx)
+
+    def median(self, idx: NDArray[np.integer], axis: int = -1) -> FloatArray:
+        """Median (numpy convention) of the cases of the drawn units, per cell and resample."""
+        counts = _counts(idx, self.k)
+        rows = counts.shape[0]
+        dtype = _small_uint(max(idx.shape[-1] * self.max_size, self.sorted.shape[1]))
+        per_unit = np.zeros((self.k + 1, rows), dtype=dtype)
+        per_unit[: self.k] = counts.T
+        total = None if self.unit_sizes_one else self.sizes @ counts.T.astype(np.float64)
+        m_all = idx.shape[-1]
+        c = self.sorted.shape[0]
+        out = np.empty((c, rows))
+        block = min(_MEDIAN_BLOCK, c)
+        acc = np.empty((block, rows), dtype=dtype)
+        step = np.empty((block, rows), dtype=dtype)
+        j_lo = np.empty((block, rows), dtype=dtype)
+        j_hi = np.empty((block, rows), dtype=dtype)
+        mask = np.empty((block, rows), dtype=bool)
+        for s in range(0, c, block):
+            e = min(s + block, c)
+            b = e - s
+            a, st, jl, jh, mk = acc[:b], step[:b], j_lo[:b], j_hi[:b], mask[:b]
+            lo_rank: NDArray[np.unsignedinteger] | np.unsignedinteger
+            hi_rank: NDArray[np.unsignedinteger] | np.unsignedinteger
+            if total is None:
+                lo_rank, hi_rank = dtype((m_all - 1) // 2), dtype(m_all // 2)
+                same = m_all % 2 == 1
+            else:
+                m = total[s:e]
+                lo_rank, hi_rank = ((m - 1) // 2).astype(dtype), (m // 2).astype(dtype)
+                same = False
+            a[...] = 0
+            jl[...] = 0
+            jh[...] = 0
+            codes = self.sorted_codes[s:e]
+            # a = number of resampled cases among the j+1 smallest values; the median's order statistics
+            # are the positions where a first exceeds (m-1)//2 and m//2 (m = resample size).
+            for j in range(codes.shape[1]):
+                np.take(per_unit, codes[:, j], axis=0, out=st)
+                np.add(a, st, out=a)
+                np.less_equal(a, lo_rank, out=mk)
+                np.add(jl, mk, out=jl, casting="unsafe")
+                if not same:
+                    np.less_equal(a, hi_rank, out=mk)
+                    np.add(jh, mk, out=jh, casting="unsafe")
+            flat = self.sorted[s:e].ravel()
+            offsets = (np.arange(b, dtype=np.intp) * self.sorted.shape[1])[:, None]
+            low = flat[jl + offsets]
+            high = low if same else flat[jh + offsets]
+            out[s:e] = (low + high) / 2
+        return self._shape(out, idx)
+
+    def stacked(self, statistics: Sequence[Statistic]) -> Callable[..., FloatArray]:
+        """A scipy statistic returning shape (len(statistics), cells, ...)."""
+
+        def fn(idx: NDArray[np.integer], axis: int = -1) -> FloatArray:
+            return np.stack([self.mean(idx) if s == "mean" else self.median(idx) for s in statistics])
+
+        return fn
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One cell to resample: its values, unit codes and a note when clusters were replaced by cases."""
+
+    cell: int
+    values: FloatArray
+    codes: IntArray
+    k: int
+    note: str
+
+
+_BCA_NOTE = "BCa undefined (non-finite bias correction or acceleration, e.g. tied values); percentile used"
+
+
+def _run_scipy(
+    data: tuple[IntArray, ...],
+    statistic: Callable[..., FloatArray],
+    *,
+    confidence_level: float,
+    n_resamples: int,
+    method: Method,
+    seed: int,
+) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]:
+    """One vectorized scipy call -> (low, high, standard error, percentile-fallback flags), any leading shape.
+
+    Rows whose BCa interval is undefined get the percentile interval of the same resamples.
+    """
+    with _one_blas_thread(), warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        res = stats.bootstrap(
+            data,
+            statistic,
+            n_resamples=n_resamples,
+            vectorized=True,
+            axis=-1,
+            confidence_level=confidence_level,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
+        low = np.array(res.confidence_interval.low, dtype=np.float64, ndmin=1)
+        high = np.array(res.confidence_interval.high, dtype=np.float64, ndmin=1)
+        bad = ~(np.isfinite(low) & np.isfinite(high))
+        if method == "BCa" and bad.any():
+            dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
+            fallback = stats.bootstrap(
+                data,
+                statistic,
+                n_resamples=0,
+                vectorized=True,
+                axis=-1,
+                confidence_level=confidence_level,
+                method="percentile",
+                bootstrap_result=SimpleNamespace(bootstrap_distribution=dist[bad]),
+            )
+            low[bad] = fallback.confidence_interval.low
+            high[bad] = fallback.confidence_interval.high
+        else:
+            bad = np.zeros(low.shape, dtype=bool)
+    se = np.array(res.standard_error, dtype=np.float64, ndmin=1)
+    return low, high, se, bad
+
+
+def _chunks(jobs: list[_Job], n_resamples: int, n_stats: int) -> list[list[_Job]]:
+    by_k: dict[int, list[_Job]] = defaultdict(list)
+    for job in jobs:
+        by_k[job.k].append(job)
+    size = max(1, _CHUNK_VALUES // max(n_resamples * n_stats, 1))
+    return [group[i : i + size] for _, group in sorted(by_k.items()) for i in range(0, len(group), size)]
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def bootstrap_intervals(
+    samples: Sequence[ArrayLike],
+    *,
+    clusters: Sequence[ArrayLike | None] | None = None,
+    statistics: Sequence[Statistic] = ("mean",),
+    confidence_level: float = 0.95,
+    n_resamples: int = 10_000,
+    method: Method = "BCa",
+    seed: int = 0,
+) -> dict[Statistic, list[Interval]]:
+    """Per statistic, one interval per sample (cell). Remove NaNs from the samples beforehand.
+
+    ``clusters[i]`` holds one cluster label per value of ``samples[i]`` (or ``None`` to resample cases).
+    """
+    stats_ = tuple(statistics)
+    reducers: dict[Statistic, Callable[[FloatArray], float]] = {
+        "mean": lambda v: float(np.mean(v)),
+        "median": lambda v: float(np.median(v)),
+    }
+    out: dict[Statistic, list[Interval | None]] = {s: [None] * len(samples) for s in stats_}
+    jobs: list[_Job] = []
+    for i, sample in enumerate(samples):
+        v = np.asarray(sample, dtype=np.float64).ravel()
+        n = len(v)
+        labels = None if clusters is None else clusters[i]
+        codes, k = _codes(n, labels)
+        for s in stats_:
+            est = reducers[s](v) if n else math.nan
+            if n == 0:
+                out[s][i] = _nan_interval(0, "no values (every case failed or was missing)")
+            elif n == 1:
+                out[s][i] = _nan_interval(1, "n=1: no interval can be estimated from one case", est, k)
+            elif bool(np.all(v == v[0])):
+                note = f"all {n} values equal: every resample gives the same value, the interval collapses to it"
+                out[s][i] = Interval(est, est, est, 0.0, "degenerate", note, n, k)
+            elif n == 2:
+                note = "n=2: too few cases for a bootstrap; the interval is the sample range [min, max]"
+                out[s][i] = Interval(est, float(v.min()), float(v.max()), math.nan, "range", note, n, k)
+        if out[stats_[0]][i] is not None:
+            continue
+        if k < 3:
+            jobs.append(_Job(i, v, np.arange(n, dtype=np.intp), n, f"only {k} cluster(s): cases resampled instead"))
+        else:
+            jobs.append(_Job(i, v, codes, k, ""))
+    for chunk in _chunks(jobs, n_resamples, len(stats_)):
+        cells = _Cells([j.values for j in chunk], [j.codes for j in chunk], chunk[0].k)
+        low, high, se, bad = _run_scipy(
+            (np.arange(chunk[0].k),),
+            cells.stacked(stats_),
+            confidence_level=confidence_level,
+            n_resamples=n_resamples,
+            method=method,
+            seed=seed,
+        )
+        for si, s in enumerate(stats_):
+            for r, job in enumerate(chunk):
+                fell_back = bool(bad[si, r])
+                out[s][job.cell] = Interval(
+                    reducers[s](job.values),
+                    float(low[si, r]),
+                    float(high[si, r]),
+                    float(se[si, r]),
+                    "percentile" if fell_back else method,
+                    _join(job.note, _BCA_NOTE if fell_back else ""),
+                    len(job.values),
+                    job.k,
+                )
+    return {s: [o for o in out[s] if o is not None] for s in stats_}
+
+
+class _TwoCells:
+    """Difference of means (second sample minus first) for cells sharing (k_x, k_y)."""
+
+    def __init__(self, x: _Cells, y: _Cells) -> None:
+        self.x = x
+        self.y = y
+
+    def __call__(self, ix: NDArray[np.integer], iy: NDArray[np.integer], axis: int = -1) -> FloatArray:
+        return self.y.mean(iy) - self.x.mean(ix)
+
+
+def bootstrap_mean_differences(
+    xs: Sequence[ArrayLike],
+    ys: Sequence[ArrayLike],
+    *,
+    x_clusters: Sequence[ArrayLike | None] | None = None,
+    y_clusters: Sequence[ArrayLike | None] | None = None,
+    confidence_level: float = 0.95,
+    n_resamples: int = 10_000,
+    method: Method = "BCa",
+    seed: int = 0,
+) -> list[Interval]:
+    """Intervals for ``mean(y) - mean(x)`` of independent samples, each resampled separately (by cluster)."""
+    if len(xs) != len(ys):
+        raise ValueError(f"{len(xs)} first samples but {len(ys)} second samples")
+    out: list[Interval | None] = [None] * len(xs)
+    groups: dict[tuple[int, int], list[tuple[int, _Job, _Job]]] = defaultdict(list)
+    for i, (xa, ya) in enumerate(zip(xs, ys, strict=True)):
+        x = np.asarray(xa, dtype=np.float64).ravel()
+        y = np.asarray(ya, dtype=np.float64).ravel()
+        if len(x) == 0 or len(y) == 0:
+            out[i] = _nan_interval(len(x) + len(y), "a group has no values")
+            continue
+        est = float(np.mean(y) - np.mean(x))
+        if len(x) < 3 or len(y) < 3:
+            note = f"groups of {len(x)} and {len(y)} cases: too few (< 3) for a bootstrap interval"
+            out[i] = _nan_interval(len(x) + len(y), note, est)
+            continue
+        if bool(np.all(x == x[0])) and bool(np.all(y == y[0])):
+            note = "all values equal within each group: the interval collapses to the difference"
+            out[i] = Interval(est, est, est, 0.0, "degenerate", note, len(x) + len(y), 0)
+            continue
+        jobs = []
+        for v, labels_all in ((x, x_clusters), (y, y_clusters)):
+            labels = None if labels_all is None else labels_all[i]
+            codes, k = _codes(len(v), labels)
+            if k < 3:
+                jobs.append(_Job(i, v, np.arange(len(v), dtype=np.intp), len(v), f"only {k} cluster(s) in a group"))
+            else:
+                jobs.append(_Job(i, v, codes, k, ""))
+        groups[(jobs[0].k, jobs[1].k)].append((i, jobs[0], jobs[1]))
+    size = max(1, _CHUNK_VALUES // max(n_resamples, 1))
+    for (kx, ky), members in sorted(groups.items()):
+        for s in range(0, len(members), size):
+            chunk = members[s : s + size]
+            xc = _Cells([m[1].values for m in chunk], [m[1].codes for m in chunk], kx)
+            yc = _Cells([m[2].values for m in chunk], [m[2].codes for m in chunk], ky)
+            low, high, se, bad = _run_scipy(
+                (np.arange(kx), np.arange(ky)),
+                _TwoCells(xc, yc),
+                confidence_level=confidence_level,
+                n_resamples=n_resamples,
+                method=method,
+                seed=seed,
+            )
+            for r, (i, jx, jy) in enumerate(chunk):
+                cluster_note = "; ".join(sorted({jx.note, jy.note} - {""}))
+                if cluster_note:
+                    cluster_note += ": cases resampled instead of clusters"
+                fell_back = bool(bad[r])
+                note = _join(cluster_note, _BCA_NOTE if fell_back else "")
+                est = float(np.mean(jy.values) - np.mean(jx.values))
+                n = len(jx.values) + len(jy.values)
+                used = "percentile" if fell_back else method
+                out[i] = Interval(est, float(low[r]), float(high[r]), float(se[r]), used, note, n, jx.k + jy.k)
+    return [o for o in out if o is not None]

@@ -1,0 +1,128 @@
+"""The protocol language: every kind of malformed protocol gives exit 2 and a message naming file:line: field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from robusteval.cli import main
+from robusteval.protocol import load_protocol
+from robusteval.protocol.loader import field_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+VALID = """\
+name: t
+models:
+  - name: unet
+    family: cnn
+    adapter: zoo
+    params: {entry: unet}
+shifts:
+  - shift: bias_field
+    severities: [1, 2]
+metrics:
+  panel: [dsc, hd95]
+"""
+
+
+def _validate(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    code = main(["validate", str(path)])
+    return code, capsys.readouterr().err
+
+
+def test_valid_protocol_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _validate(tmp_path, VALID, capsys)
+    assert (code, err) == (0, "")
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "ood.yaml"])
+def test_shipped_protocols_are_valid(name: str) -> None:
+    protocol = load_protocol(ROOT / "protocols" / name)
+    assert protocol.name == name.removesuffix(".yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # severity out of range: the example from the issue, with the exact field path and line
+        (VALID.replace("severities: [1, 2]", "severities: [1, 7]"), ":9: shifts[0].severities[1]: 7 is not in 1..5"),
+        # unknown key
+        (VALID + "  bogus: 1\n", ":12: metrics.bogus: unknown key"),
+        # wrong type
+        (VALID.replace("name: t", "name: t\nseed: abc"), ":2: seed: input should be a valid integer"),
+        # unknown registry names
+        (VALID.replace("shift: bias_field", "shift: nope"), ":8: shifts[0].shift: unknown shift 'nope'"),
+        (VALID.replace("[dsc, hd95]", "[dsc, dice]"), ":11: metrics.panel: unknown metric 'dice'"),
+        (VALID.replace("family: cnn", "family: dnn"), ":4: models[0].family: input should be 'cnn'"),
+        # a required field missing
+        (VALID.replace("name: t\n", ""), ":1: name: required field is missing"),
+        # missing referenced files
+        (VALID + "dataset:\n  source: manifest\n  path: nowhere.csv\n", ":14: dataset.path: file not found"),
+        (
+            VALID.replace("adapter: zoo\n    params: {entry: unet}", "adapter: monai\n    params: {architecture: UNet, checkpoint: w.pt}"),
+            ":3: models[0]: params.checkpoint: file not found",
+        ),
+        # YAML syntax error, empty file, python-object tags
+        ("name: t\nmodels: [\n", ":3: invalid YAML"),
+        ("", ":1: the protocol file is empty"),
+        ("name: t\nmodels: !!python/object/apply:os.system ['echo pwned']\n", ":2: invalid YAML"),
+        ("- just\n- a list\n", ":1: expected a mapping"),
+    ],
+)
+def test_invalid_protocol_exits_2_with_file_line_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    code, err = _validate(tmp_path, text, capsys)
+    assert code == 2
+    assert "Traceback" not in err
+    assert f"{tmp_path / 'p.yaml'}{expected}" in err, err
+
+
+def test_every_problem_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = VALID.replace("severities: [1, 2]", "severities: [0, 6]").replace("family: cnn", "family: x")
+    code, err = _validate(tmp_path, text, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 3, err
+    assert any("shifts[0].severities[0]: 0 is not in 1..5" in line for line in lines)
+    assert any("shifts[0].severities[1]: 6 is not in 1..5" in line for line in lines)
+
+
+def test_python_tags_are_never_executed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "pwned"
+    text = f"name: t\nmodels: !!python/object/apply:os.system ['touch {marker}']\n"
+    code, err = _validate(tmp_path, text, capsys)
+    assert code == 2
+    assert "not allowed" in err
+    assert not marker.exists()
+
+
+def test_relative_paths_resolve_against_the_protocol_folder(tmp_path: Path) -> None:
+    sub = tmp_path / "proto"
+    sub.mkdir()
+    (sub / "m.csv").write_text("case_id,flair,t1,label\n")
+    (sub / "p.yaml").write_text(VALID + "dataset:\n  source: manifest\n  path: m.csv\n")
+    protocol = load_protocol(sub / "p.yaml")
+    assert protocol.dataset.path == sub / "m.csv"
+
+
+def test_missing_protocol_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path / "absent.yaml")]) == 2
+    assert "protocol file not found" in capsys.readouterr().err
+
+
+def test_field_path_format() -> None:
+    assert field_path(("shifts", 2, "severities", 0)) == "shifts[2].severities[0]"
+    assert field_path(("metrics", "panel")) == "metrics.panel"
+
+
+def test_schema_command_prints_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["additionalProperties"] is False
+    assert {"name", "models", "shifts", "dataset", "metrics"} <= set(schema["properties"])
