@@ -86,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     protocol = _load(args.protocol)
     out = Path(args.out) if args.out else Path("reports") / protocol.name
     result = run_protocol(protocol, Path(args.protocol), out, cache_dir=args.cache, engine=args.engine,
-                          log=lambda m: print(m, file=sys.stderr))  # fmt: skip
+                          fresh=args.fresh, log=lambda m: print(m, file=sys.stderr))  # fmt: skip
     if result.n_failed:
         _err(f"{result.n_failed} of {result.n_rows} work items failed; see {out / 'cases.csv'} and the report")
     return result.exit_code
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["local", "ray"], help="override the protocol's execution.engine")
     p.add_argument("--cache", type=Path, default=None,
                    help="cache for generated data (default $ROBUSTEVAL_CACHE or ~/.cache/robusteval)")  # fmt: skip
+    p.add_argument("--fresh", action="store_true", help="ignore finished items from an earlier run in --out")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="re-render index.html from a run dir without recomputing")
     p.add_argument("run_dir")

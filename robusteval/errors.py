@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CaseError", "ProtocolError", "ProtocolIssue", "RobustEvalError"]
+__all__ = ["CaseError", "PredictionUnavailable", "ProtocolError", "ProtocolIssue", "RobustEvalError"]
 
 from dataclasses import dataclass
 
@@ -36,3 +36,7 @@ class ProtocolError(RobustEvalError):
 
 class CaseError(RobustEvalError):
     """A single case (or work item) that cannot be evaluated; the run goes on without it."""
+
+
+class PredictionUnavailable(CaseError):
+    """An external tool has no prediction for this case and condition: reported as unavailable, not failed."""

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ import pandas as pd
 
 from robusteval import __version__
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, RESULT_COLUMNS, EngineJob, ModelSpecLite, make_plan
+from robusteval.engine import ENGINES, RESULT_COLUMNS, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan
+from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import Protocol, protocol_sha256
 from robusteval.stats import StatsSettings, summarize
@@ -93,9 +94,13 @@ def run_protocol(
     *,
     cache_dir: Path | None = None,
     engine: str | None = None,
+    fresh: bool = False,
     log: Callable[[str], None] = print,
 ) -> RunResult:
-    """Run ``protocol`` and write cases.csv, summary.json and index.html under ``out_dir``."""
+    """Run ``protocol`` and write cases.csv, summary.json and index.html under ``out_dir``.
+
+    Finished cases are kept in ``out_dir/items.jsonl``; a rerun resumes from them unless ``fresh``.
+    """
     from robusteval.engine.progress import progress_reporter
     from robusteval.report import render_report
 
@@ -109,16 +114,36 @@ def run_protocol(
     models = [ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models]
     job = EngineJob(
         plan=plan, models=models, base_dir=protocol_path.resolve().parent, metrics=list(protocol.metrics.panel),
-        metric_config=MetricConfig(nsd_tolerance_mm=protocol.metrics.nsd_tolerance_mm),
-        device=protocol.execution.device, workers=protocol.execution.workers, address=protocol.execution.address,
+        metric_config=MetricConfig(**protocol.metrics.config_fields()),
+        device=protocol.execution.device, workers=protocol.execution.workers,
+        threads=protocol.execution.threads_per_worker, address=protocol.execution.address,
     )  # fmt: skip
-    log(f"{len(records)} cases listed, {len(plan.items)} work items x {len(models)} models, engine {engine_name}")
-    with progress_reporter(len(plan.items), log) as progress:
-        rows = ENGINES.get(engine_name)().run(job, progress)
+    store = ItemStore(out_dir / "items.jsonl")
+    if fresh:
+        store.clear()
+    keys = item_keys(job)
+    done = store.load()
+    todo = pending_items(job, keys, done)
+    log(f"{len(records)} cases listed, {len(plan.items)} work items x {len(models)} models, engine {engine_name}"
+        + (f"; resuming: {len(plan.items) - len(todo)} items already done" if len(todo) < len(plan.items) else ""))
+
+    if todo:
+        with progress_reporter(len(todo), log) as progress:
+
+            def on_case(n_items: int, rows: list[dict[str, Any]]) -> None:
+                row_keys = [row_key(keys, r) for r in rows]
+                store.append(row_keys, rows)
+                done.update(zip(row_keys, rows, strict=True))
+                progress(n_items)
+
+            ENGINES.get(engine_name)().run(replace(job, plan=replace(plan, items=todo)), on_case)
     t_engine = time.perf_counter() - t0
     metric_cols = list(protocol.metrics.panel)
-    cases = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *metric_cols])
+    ordered = [done[keys[(i.record.case_id, i.condition, i.severity, m.name)]] for i in plan.items for m in models]
+    cases = pd.DataFrame(ordered, columns=[*RESULT_COLUMNS, *metric_cols])
     cases.to_csv(out_dir / "cases.csv", index=False)
+    timings = pd.DataFrame(ordered, columns=["model", "status", *TIMING_COLUMNS])
+    ok_timings = timings[timings["status"] == "ok"].groupby("model")["inference_s"]
     n_failed = int((cases["status"] == "failed").sum())
     stats = summarize(cases, metric_cols, stats_settings(protocol))
     summary: dict[str, Any] = {
@@ -135,8 +160,9 @@ def run_protocol(
             "start_time": started.isoformat(),
             "end_time": dt.datetime.now(dt.UTC).isoformat(),
             "timings_s": {"engine": round(t_engine, 2), "total": round(time.perf_counter() - t0, 2)},
+            "inference_s_median": {str(k): round(float(v), 4) for k, v in ok_timings.median().items()},
         },
-        "data": {"listed": len(records), "excluded_by_split": plan.excluded,
+        "dataset": {"listed": len(records), "excluded_by_split": plan.excluded,
                  "failed_cases": sorted(set(cases.loc[cases["status"] == "failed", "case_id"]))},  # fmt: skip
         "counts": {"rows": len(cases), "failed": n_failed},
         **stats,

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from robusteval.data.case import spacing_from_affine
-from robusteval.metrics import METRICS, MetricConfig, compute_metrics
+from robusteval.metrics import METRICS, PANEL, MetricConfig, compute_metrics
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -72,11 +72,10 @@ def run_metrics(args: argparse.Namespace) -> int:
     """Handler of the ``metrics`` command; returns the exit code (2 for unusable inputs)."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        names = (
-            METRICS.names()
-            if args.metrics is None
-            else [n.strip() for n in args.metrics.split(",") if n.strip()]
-        )
+        if args.metrics is None:  # the panel's display order, then any metric registered beyond it
+            names = [*PANEL, *(n for n in METRICS.names() if n not in PANEL)]
+        else:
+            names = [n.strip() for n in args.metrics.split(",") if n.strip()]
         unknown = [n for n in names if n not in METRICS]
         if unknown:
             raise _InputError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS.names())}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 __all__ = ["Case", "CaseRecord", "spacing_from_affine"]
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,9 +75,18 @@ class CaseRecord:
     partition: str
     loader: Callable[[], Case]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()  # the files the loader reads (their bytes key the resume cache)
 
     def load(self) -> Case:
         return self.loader()
+
+    def fingerprint(self) -> str:
+        """sha256 of the case's identity and the bytes of its files (a missing file hashes as absent)."""
+        h = hashlib.sha256(repr((self.case_id, self.subject_id, self.site, self.scanner)).encode())
+        for path in self.files:
+            h.update(path.name.encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"absent")
+        return h.hexdigest()
 
     def get(self, key: str) -> Any:
         """A metadata value by column name (``site``, ``scanner``, ``subject_id`` or any extra column)."""

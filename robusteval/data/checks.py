@@ -56,7 +56,7 @@ class LoadSummary:
 
 
 def summarize_loading(records: Iterable[CaseRecord]) -> LoadSummary:
-    """Load every record once (one at a time, nothing kept) and count the outcomes; CaseErrors are recorded."""
+    """Load every record once (one at a time, nothing kept) and count the outcomes (CaseErrors recorded)."""
     summary = LoadSummary()
     for record in records:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["AFFINE_TOLERANCE_MM", "ImageSource", "grid_deviation_mm", "load_case"]
 
+import gzip
 import itertools
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,14 +32,27 @@ ImageSource = Path | tuple[Path, int]
 Array = NDArray[np.float64]
 
 
+_NIFTI2_SIZEOF_HDR = (b"\x1c\x02\x00\x00", b"\x00\x00\x02\x1c")  # 540, little / big endian
+
+
+def _open(path: Path) -> nib.Nifti1Image:
+    """The image in ``path``. A gzipped file is decompressed whole first, so that its CRC and length are
+    checked: nibabel alone stops reading after the voxel data and would return a corrupt stream's garbage."""
+    if not path.name.endswith(".gz"):
+        return nib.load(str(path))  # type: ignore[return-value]
+    raw = gzip.decompress(path.read_bytes())
+    kind = nib.Nifti2Image if raw[:4] in _NIFTI2_SIZEOF_HDR else nib.Nifti1Image
+    return kind.from_bytes(raw)
+
+
 def _read_file(path: Path, what: str) -> tuple[Array, Array]:
     """The data (any dimensionality) and affine of one NIfTI file, or a CaseError."""
     if not path.is_file():
         raise CaseError(f"{what}: file not found: {path}")
     try:
-        img = nib.load(str(path))
-        data = np.asarray(img.dataobj, dtype=np.float64)  # type: ignore[attr-defined]
-        affine = np.asarray(img.affine, dtype=np.float64)  # type: ignore[attr-defined]
+        img = _open(path)
+        data = np.asarray(img.dataobj, dtype=np.float64)
+        affine = np.asarray(img.affine, dtype=np.float64)
     except Exception as exc:  # any failure to read the file (gzip, zlib, nibabel, numpy) is this case's
         raise CaseError(f"{what}: cannot read {path.name}: {type(exc).__name__}: {exc}") from None
     if affine.shape != (4, 4) or not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
@@ -50,7 +64,7 @@ def _volume(data: Array, channel: int | None, what: str, name: str) -> Array:
     """The 3D volume of ``data`` (``channel`` of a 4D file), checked finite."""
     if channel is not None:
         if data.ndim != 4 or not 0 <= channel < data.shape[3]:
-            raise CaseError(f"{what}: expected a 4D file with a channel {channel}, {name} has shape {data.shape}")
+            raise CaseError(f"{what}: expected 4D with a channel {channel}; {name} has shape {data.shape}")
         data = data[..., channel]
     elif data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
@@ -69,7 +83,10 @@ def grid_deviation_mm(shape: tuple[int, ...], affine: Array, other_affine: Array
     return float(np.sqrt((diff**2).sum(axis=1)).max())
 
 
-def _same_grid(what: str, shape: tuple[int, ...], affine: Array, ref_shape: tuple[int, ...], ref_affine: Array) -> None:
+Shape = tuple[int, ...]
+
+
+def _same_grid(what: str, shape: Shape, affine: Array, ref_shape: Shape, ref_affine: Array) -> None:
     if shape != ref_shape:
         raise CaseError(f"{what}: shape {shape} differs from the first modality's {ref_shape}")
     deviation = grid_deviation_mm(shape, affine, ref_affine)

@@ -41,11 +41,10 @@ def _column_kind(cells: list[str]) -> type:
 def typed_columns(
     rows: list[dict[str, str]], keep_text: set[str] | frozenset[str] = frozenset()
 ) -> list[dict[str, MetadataValue]]:
-    """``rows`` with each column converted to int, float or str by its cells (columns in ``keep_text`` stay str)."""
+    """``rows`` with each column converted to int, float or str by its cells (``keep_text`` columns: str)."""
     columns = list(rows[0]) if rows else []
-    kinds = {
-        col: str if col in keep_text else _column_kind([(r.get(col) or "").strip() for r in rows]) for col in columns
-    }
+    kinds = {col: _column_kind([(r.get(col) or "").strip() for r in rows]) for col in columns}
+    kinds.update({col: str for col in keep_text if col in kinds})
     out: list[dict[str, MetadataValue]] = []
     for r in rows:
         typed: dict[str, MetadataValue] = {}

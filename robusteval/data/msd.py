@@ -3,7 +3,8 @@
 Layout (``path`` is the folder holding ``dataset.json``)::
 
     dataset.json            channel_names (nnU-Net v2) or modality (MSD, nnU-Net v1): {"0": "FLAIR", ...}
-                            labels: {"background": 0, "wmh": 1[, "ignore": 2]} (v2) or {"0": "background", ...}
+                            labels: {"background": 0, "wmh": 1[, "ignore": 2]} (v2)
+                                    or {"0": "background", "1": "wmh"} (MSD, v1)
                             file_ending (v2, default ".nii.gz")
     imagesTs/<case>_0000.nii.gz, <case>_0001.nii.gz, ...    one file per channel (nnU-Net), or
     imagesTs/<case>.nii.gz                                  one 4D file, channels on the last axis (MSD)
@@ -18,7 +19,8 @@ file is listed and fails alone.
 
 ``params``: ``channels`` ({modality: index}, overrides the names), ``foreground`` (label value(s) of the
 reference), ``site``, ``scanner`` (for every case; default "unknown"), ``metadata`` (a CSV with ``case_id``
-and any columns, relative to ``path``; rows of other cases are ignored; its ``site``, ``scanner``, ``subject_id`` columns set those fields).
+and any columns, relative to ``path``; rows of other cases are ignored; its ``site``, ``scanner`` and
+``subject_id`` columns set those fields).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def read_dataset_json(root: Path) -> dict[str, Any]:
     """The parsed ``dataset.json`` of an MSD / nnU-Net dataset folder."""
     path = root / "dataset.json"
     if not path.is_file():
-        raise RobustEvalError(f"dataset.path: {root} has no dataset.json (expected an MSD / nnU-Net raw dataset)")
+        raise RobustEvalError(f"dataset.path: {root} has no dataset.json (expected an MSD / nnU-Net dataset)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -57,7 +59,9 @@ def read_dataset_json(root: Path) -> dict[str, Any]:
     return data
 
 
-def channel_map(channel_names: Mapping[int, str], modalities: list[str], explicit: Mapping[str, int] | None) -> dict[str, int]:
+def channel_map(
+    channel_names: Mapping[int, str], modalities: list[str], explicit: Mapping[str, int] | None
+) -> dict[str, int]:
     """Protocol modality -> channel index: ``explicit``, else by name (case-insensitive), else by order."""
     if explicit:
         missing = [m for m in modalities if m not in explicit]
@@ -126,13 +130,14 @@ def msd_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
     """The cases of an MSD / nnU-Net raw dataset folder (see the module doc)."""
     params = check_params(spec, {"channels", "foreground", "site", "scanner", "metadata"})
     if spec.path is None:
-        raise RobustEvalError("dataset.path: an msd source needs the dataset folder (the one with dataset.json)")
+        raise RobustEvalError("dataset.path: an msd source needs the dataset folder (with dataset.json)")
     root = spec.path.parent if spec.path.name == "dataset.json" else spec.path
     info = read_dataset_json(root)
     names = info.get("channel_names") or info.get("modality")
     if not isinstance(names, dict) or not names:
         raise RobustEvalError(f"{root / 'dataset.json'}: no 'channel_names' (or 'modality') mapping")
-    channels = channel_map({int(k): str(v) for k, v in names.items()}, spec.modalities, params.get("channels"))
+    channel_names = {int(k): str(v) for k, v in names.items()}
+    channels = channel_map(channel_names, spec.modalities, params.get("channels"))
     label_values, ignore, foreground = _labels(info, params.get("foreground"))
     ending = str(info.get("file_ending", ".nii.gz"))
     if ending not in (".nii.gz", ".nii"):
@@ -142,8 +147,8 @@ def msd_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
     images_dir, labels_dir = (root / f for f in _FOLDERS[spec.partition])
     if not labels_dir.is_dir():
         raise RobustEvalError(
-            f"{labels_dir} not found: evaluation needs reference labels (the Decathlon withholds its test labels; "
-            "use partition: train, or add the labels)"
+            f"{labels_dir} not found: evaluation needs reference labels (the Decathlon withholds its test "
+            "labels; use partition: train, or add the labels)"
         )
     images = _case_files(images_dir, ending)
     labels = {case: files[None] for case, files in _case_files(labels_dir, ending).items() if None in files}

@@ -23,7 +23,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from robusteval.data.case import Case, CaseRecord
 from robusteval.data.loading import load_case
@@ -158,5 +158,5 @@ def list_cases(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
     records = SOURCES.get(spec.source)(spec, cache_dir)
     repeated = sorted(k for k, n in Counter(r.case_id for r in records).items() if n > 1)
     if repeated:
-        raise RobustEvalError(f"dataset: case_id(s) {repeated[:5]} appear more than once; case ids must be unique")
+        raise RobustEvalError(f"dataset: case_id(s) {repeated[:5]} appear more than once; ids must be unique")
     return records

@@ -82,6 +82,6 @@ def split_records(records: Sequence[CaseRecord], split_spec: SplitSpec) -> dict[
     if records and not out["id"]:
         seen = {col: sorted({str(r.get(col)) for r in records}) for col in split_spec.in_distribution}
         raise RobustEvalError(
-            f"dataset.split.in_distribution {split_spec.in_distribution} matches no case; the dataset has {seen}"
+            f"dataset.split.in_distribution {split_spec.in_distribution} matches no case; values: {seen}"
         )
     return out

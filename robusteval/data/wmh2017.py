@@ -59,7 +59,7 @@ def wmh2017_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
     """The subjects of a WMH-2017 challenge folder (see the module doc); ``dataset.partition`` is not used."""
     params = check_params(spec, {"metadata"})
     if spec.path is None or not spec.path.is_dir():
-        raise RobustEvalError("dataset.path: a wmh2017 source needs the challenge folder (site/subject/pre/...)")
+        raise RobustEvalError("dataset.path: a wmh2017 source needs the challenge folder (site/subject/pre/)")
     root = spec.path
     extra = read_metadata_table(resolve_under(params["metadata"], root)) if "metadata" in params else {}
     subject_dirs = sorted({pre.parent for pre in root.rglob("pre") if pre.is_dir()})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["ENGINES", "Engine", "EngineJob", "ModelSpecLite", "Progress", "load_models"]
+__all__ = ["ENGINES", "Engine", "EngineJob", "ModelSpecLite", "OnCase", "load_models", "torch_threads"]
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,7 +17,7 @@ from robusteval.metrics import MetricConfig
 from robusteval.models import ADAPTERS
 from robusteval.registry import Registry
 
-Progress = Callable[[int], None]  # called with the number of work items just finished
+OnCase = Callable[[int, list[dict[str, Any]]], None]  # (number of work items, their rows) per finished case
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class EngineJob:
     metric_config: MetricConfig
     device: str
     workers: int
+    threads: int = 1  # torch threads per worker: equal in every engine, so results are bitwise identical
     address: str | None = None
 
 
@@ -46,12 +48,25 @@ def load_models(models: list[ModelSpecLite], base_dir: Path, device: str) -> lis
     return [ModelRuntime(m.name, m.family, ADAPTERS.get(m.adapter)(m.name, m.params, base_dir, device)) for m in models]
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads (CPU kernels' results depend on it), then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class Engine(ABC):
     doc: ClassVar[str]
 
     @abstractmethod
-    def run(self, job: EngineJob, progress: Progress) -> list[dict[str, Any]]:
-        """Rows for every (item, model); the order is the plan's, whatever the execution order."""
+    def run(self, job: EngineJob, on_case: OnCase) -> None:
+        """Evaluate every item of the plan with every model; hand each finished case's rows to ``on_case``."""
 
 
 ENGINES: Registry[type[Engine]] = Registry("engine")

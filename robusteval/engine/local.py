@@ -4,22 +4,18 @@ from __future__ import annotations
 
 __all__ = ["LocalEngine"]
 
-from typing import Any
-
-from robusteval.engine.base import ENGINES, Engine, EngineJob, Progress, load_models
+from robusteval.engine.base import ENGINES, Engine, EngineJob, OnCase, load_models, torch_threads
 from robusteval.engine.work import evaluate_case
 
 
 class LocalEngine(Engine):
     doc = "In-process, sequential; identical results to ray."
 
-    def run(self, job: EngineJob, progress: Progress) -> list[dict[str, Any]]:
-        models = load_models(job.models, job.base_dir, job.device)
-        rows: list[dict[str, Any]] = []
-        for items in job.plan.by_case().values():
-            rows.extend(evaluate_case(items, job.plan.conditions, models, job.metrics, job.metric_config))
-            progress(len(items))
-        return rows
+    def run(self, job: EngineJob, on_case: OnCase) -> None:
+        with torch_threads(job.threads):
+            models = load_models(job.models, job.base_dir, job.device)
+            for items in job.plan.by_case().values():
+                on_case(len(items), evaluate_case(items, job.plan.conditions, models, job.metrics, job.metric_config))
 
 
 ENGINES.add("local", LocalEngine)

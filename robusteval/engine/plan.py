@@ -8,7 +8,7 @@ clean condition; every other row (other sites' clean cases, any shifted case) is
 
 from __future__ import annotations
 
-__all__ = ["RESULT_COLUMNS", "Plan", "WorkItem", "make_plan"]
+__all__ = ["RESULT_COLUMNS", "TIMING_COLUMNS", "Plan", "WorkItem", "make_plan"]
 
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +20,11 @@ from robusteval.shifts.compose import Condition, seed_for
 
 RESULT_COLUMNS = (
     "model", "family", "case_id", "subject_id", "site", "scanner", "split", "shift", "shift_family",
-    "severity", "seed", "status", "error", "shift_params", "metric_notes", "inference_s",
+    "severity", "seed", "status", "error", "shift_params", "metric_notes",
 )  # fmt: skip
+# Measured, not computed: kept in the item store and summarized in summary.json, never in cases.csv, so that
+# cases.csv is identical between engines and between an interrupted-and-resumed and an uninterrupted run.
+TIMING_COLUMNS = ("inference_s",)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ __all__ = ["RayEngine"]
 import os
 from typing import Any
 
-from robusteval.engine.base import ENGINES, Engine, EngineJob, Progress, load_models
+from robusteval.engine.base import ENGINES, Engine, EngineJob, OnCase, load_models
 from robusteval.engine.work import evaluate_case
 
 MAX_RESTARTS = 3
@@ -25,7 +25,7 @@ class _Worker:
     def __init__(self, job: EngineJob) -> None:
         import torch
 
-        torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+        torch.set_num_threads(job.threads)
         self.job = job
         self.models = load_models(job.models, job.base_dir, job.device)
 
@@ -41,7 +41,7 @@ class _Worker:
 class RayEngine(Engine):
     doc = "Ray actors (one model set per worker, GPUs per the execution block); local machine or a cluster."
 
-    def run(self, job: EngineJob, progress: Progress) -> list[dict[str, Any]]:
+    def run(self, job: EngineJob, on_case: OnCase) -> None:
         import ray
         import torch
 
@@ -56,12 +56,10 @@ class RayEngine(Engine):
             per_worker_gpu = min(1.0, gpus / n_workers) if use_gpu else 0.0
             device = "cuda" if use_gpu and torch.cuda.is_available() else ("cpu" if not use_gpu else job.device)
             worker_job = job if device == job.device else EngineJob(**{**job.__dict__, "device": device})
-            actor_cls = ray.remote(num_cpus=1, num_gpus=per_worker_gpu, max_restarts=MAX_RESTARTS,
+            actor_cls = ray.remote(num_cpus=job.threads, num_gpus=per_worker_gpu, max_restarts=MAX_RESTARTS,
                                    max_task_retries=MAX_RESTARTS)(_Worker)  # fmt: skip
-            job_ref = ray.put(worker_job)
-            actors = [actor_cls.remote(job_ref) for _ in range(n_workers)]  # type: ignore[attr-defined]
+            actors = [actor_cls.remote(worker_job) for _ in range(n_workers)]  # type: ignore[attr-defined]
             cases = list(job.plan.by_case().values())
-            results: dict[int, list[dict[str, Any]]] = {}
             pending: dict[Any, int] = {}
             next_case = 0
             free = list(range(n_workers))
@@ -74,12 +72,10 @@ class RayEngine(Engine):
                 for ref in done:
                     a = pending.pop(ref)
                     index, rows = ray.get(ref)
-                    results[index] = rows
-                    progress(len(cases[index]))
+                    on_case(len(cases[index]), rows)
                     free.append(a)
             for actor in actors:
                 ray.kill(actor)
-            return [row for i in range(len(cases)) for row in results[i]]
         finally:
             if started_here:
                 ray.shutdown()

@@ -6,7 +6,7 @@ Nothing here raises for a bad case or item: failures become rows with ``status=f
 
 from __future__ import annotations
 
-__all__ = ["ModelRuntime", "evaluate_case", "failed_rows"]
+__all__ = ["ModelRuntime", "condition_label", "evaluate_case", "failed_rows"]
 
 import json
 import time
@@ -17,7 +17,7 @@ from typing import Any
 
 from robusteval.data.case import Case
 from robusteval.engine.plan import WorkItem, base_row, shift_family_of
-from robusteval.errors import CaseError
+from robusteval.errors import CaseError, PredictionUnavailable
 from robusteval.metrics import MetricConfig, compute_metrics
 from robusteval.models.base import ModelAdapter, Prediction
 from robusteval.shifts.compose import Condition, apply_condition, sample_condition
@@ -30,6 +30,17 @@ class ModelRuntime:
     name: str
     family: str
     adapter: ModelAdapter
+
+
+def condition_label(condition: str, severity: int) -> str:
+    """``clean`` or ``<condition>-s<severity>``: how a work item is named in files (e.g. exported test sets)."""
+    return "clean" if condition == "clean" else f"{condition}-s{severity}"
+
+
+def _tag(case: Case, item: WorkItem) -> Case:
+    """The case with its condition in the metadata (adapters of external predictions look files up by it)."""
+    meta = {**case.metadata, "condition": condition_label(item.condition, item.severity)}
+    return case.with_(metadata=meta)
 
 
 def _reason(exc: BaseException) -> str:
@@ -67,6 +78,7 @@ def _score(
     row = base_row(item, model.name, model.family, shift_family)
     values, notes = compute_metrics(
         metrics, prediction.mask, case.label, case.spacing_mm, ignore=case.ignore, prob=prediction.prob,
+        uncertainty=prediction.uncertainty,
         config=metric_config,
     )  # fmt: skip
     row.update(shift_params=params_json, metric_notes=json.dumps(notes) if notes else "", inference_s=inference_s)
@@ -92,12 +104,12 @@ def evaluate_case(
     for item in items:
         shift_family = shift_family_of(item, conditions)
         if item.condition == "clean":
-            shifted, params_json, label_only = case, "", False
+            shifted, params_json, label_only = _tag(case, item), "", False
         else:
             condition = conditions[item.condition]
             try:
                 params = sample_condition(condition, item.severity, item.seed)
-                shifted = apply_condition(case, condition, params)
+                shifted = _tag(apply_condition(case, condition, params), item)
                 params_json = json.dumps(params, sort_keys=True)
             except Exception as exc:
                 rows.extend(failed_rows([item], model_pairs, conditions, f"shift failed: {_reason(exc)}"))
@@ -123,6 +135,8 @@ def evaluate_case(
                 )
             except Exception as exc:
                 row = failed_rows([item], [(model.name, model.family)], conditions, _reason(exc))[0]
+                if isinstance(exc, PredictionUnavailable):
+                    row["status"] = "unavailable"
                 row["shift_params"] = params_json
                 rows.append(row)
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "LESION_CONVENTIONS",
     "METRICS",
+    "PANEL",
     "Metric",
     "MetricConfig",
     "MetricContext",
@@ -28,6 +29,15 @@ from robusteval.metrics import lesion, overlap, probabilistic, surface  # noqa: 
 from robusteval.metrics.base import LESION_CONVENTIONS, METRICS, Metric, MetricConfig, MetricContext
 from robusteval.metrics.probabilistic import average_precision, ndsc_retention_curve
 from robusteval.metrics.surface import worst_distance_mm
+
+PANEL: tuple[str, ...] = (
+    *("dsc", "precision", "recall", "avd", "ndsc", "vol_ref_ml", "vol_pred_ml"),
+    *("hd95", "hd", "assd", "masd", "nsd"),
+    *("lesion_recall", "lesion_precision", "lesion_f1"),
+    *("lesion_recall_small", "lesion_recall_medium", "lesion_recall_large"),
+    *("auc_pr", "ndsc_aac"),
+)
+"""Every registered metric, in display order (voxel, surface, lesion, probabilistic)."""
 
 
 def compute_metrics(

@@ -81,6 +81,9 @@ class MetricConfig:
     lesion_size_edges_ml: tuple[float, float] = (0.01, 0.1)
 
     def __post_init__(self) -> None:
+        # A list (e.g. from YAML) becomes a tuple, so the config stays hashable.
+        if not isinstance(self.lesion_size_edges_ml, tuple):
+            object.__setattr__(self, "lesion_size_edges_ml", tuple(self.lesion_size_edges_ml))
         problems: list[str] = []
         if not (math.isfinite(self.nsd_tolerance_mm) and self.nsd_tolerance_mm >= 0):
             problems.append(f"nsd_tolerance_mm must be a finite number >= 0, got {self.nsd_tolerance_mm}")
@@ -111,13 +114,9 @@ class MetricConfig:
     def lesions(self) -> LesionConvention:
         """The lesion convention with any overrides applied."""
         base = LESION_CONVENTIONS[self.lesion_convention]
-        return LesionConvention(
-            connectivity=base.connectivity if self.lesion_connectivity is None else self.lesion_connectivity,
-            iou_threshold=base.iou_threshold
-            if self.lesion_iou_threshold is None
-            else self.lesion_iou_threshold,
-            f1=base.f1,
-        )
+        conn = base.connectivity if self.lesion_connectivity is None else self.lesion_connectivity
+        iou = base.iou_threshold if self.lesion_iou_threshold is None else self.lesion_iou_threshold
+        return LesionConvention(connectivity=conn, iou_threshold=iou, f1=base.f1)
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ from robusteval.metrics._native import kdtree_nearest_mm, squared_edt_mm2
 from robusteval.metrics._surfel_table import NEIGHBOUR_KERNEL, surfel_area_table
 from robusteval.metrics.base import METRICS, Metric, MetricContext
 
-_KDTREE_DENSITY = 20
-"""``auto`` backend: KD-tree when 20 x (boundary elements) < ROI voxels, else dense EDT (both exact)."""
+_KDTREE_DENSITY = 5
+"""``auto`` backend: KD-tree when 5 x (boundary elements) < ROI voxels, else dense EDT (both exact)."""
 
 
 def worst_distance_mm(shape: tuple[int, ...], spacing_mm: tuple[float, ...]) -> float:

@@ -115,6 +115,17 @@ class ModelAdapter(ABC):
     def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:
         """Raise ValueError (naming the parameter) when ``params`` cannot work; called at protocol load."""
 
+    @classmethod
+    def referenced_files(cls, params: dict[str, Any], base_dir: Path | None) -> list[Path]:
+        """Files whose bytes determine the outputs (weights...): every string param naming an existing file."""
+        found = []
+        for value in params.values():
+            if isinstance(value, str) and value:
+                path = resolve(value, base_dir)
+                if path.is_file():
+                    found.append(path)
+        return found
+
     @abstractmethod
     def predict(self, case: Case) -> Prediction:
         """Predict on ``case``; raise CaseError for a case this model cannot handle."""

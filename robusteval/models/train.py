@@ -58,6 +58,16 @@ RECIPES: dict[str, Recipe] = {
         family="cnn",
         inference=_INFERENCE,
     ),
+    "unetr": Recipe(
+        architecture="UNETR",
+        kwargs={"in_channels": 2, "out_channels": 1, "img_size": [48, 48, 48], "feature_size": 8,
+                "hidden_size": 144, "mlp_dim": 576, "num_heads": 4, "proj_type": "conv", "norm_name": "instance"},  # fmt: skip
+        family="vit",
+        inference={**_INFERENCE, "roi_size": [48, 48, 48], "overlap": 0.5},
+        iterations=1200,
+        lr=1e-3,
+        note="ViT encoder (12 layers, 16^3-voxel patches, 144-d tokens) with UNETR's convolutional decoder.",
+    ),
 }
 
 DEFAULT_TEST = SynthSpec(sites=("A",), test_subjects=6, train_subjects=0, resolution_mm=2.0, seed=0)

@@ -51,6 +51,11 @@ class ZooModel(MonaiNetwork):
         if unknown:
             raise ValueError(f"unknown params {sorted(unknown)} for the zoo adapter")
 
+    @classmethod
+    def referenced_files(cls, params: dict[str, Any], base_dir: Path | None) -> list[Path]:
+        entry = str(params["entry"])
+        return [ZOO_DIR / f"{entry}.json", ZOO_DIR / str(load_card(entry)["weights"])]
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "card": self.card}
 

@@ -162,7 +162,24 @@ class MetricsSpec(_Spec):
     """The metric panel and its conventions."""
 
     panel: list[str] = Field(default_factory=lambda: ["dsc", "hd95"], min_length=1)
-    nsd_tolerance_mm: float = Field(default=1.0, gt=0)
+    nsd_tolerance_mm: float = Field(default=1.0, gt=0, description="NSD tolerance tau in mm")
+    surface: Literal["voxel", "surfel"] = Field(
+        default="voxel", description="voxel: MONAI/Metrics Reloaded boundary voxels; surfel: DeepMind surface-distance"
+    )
+    ndsc_r: float = Field(default=0.001, gt=0, lt=1, description="nDSC reference lesion-load ratio r")
+    lesion_convention: Literal["wmh2017", "shifts"] = Field(
+        default="wmh2017", description="wmh2017: 26-conn., any overlap; shifts: 6-conn., IoU >= 0.25"
+    )
+    lesion_connectivity: Literal[6, 18, 26] | None = None
+    lesion_iou_threshold: float | None = Field(default=None, ge=0, le=1)
+    lesion_min_volume_ml: float = Field(default=0.0, ge=0)
+    lesion_size_edges_ml: tuple[float, float] = Field(
+        default=(0.01, 0.1), description="small < e1 <= medium < e2 <= large (reference lesion volume, mL)"
+    )
+
+    def config_fields(self) -> dict[str, Any]:
+        """Everything but the panel: the keyword arguments of ``robusteval.metrics.MetricConfig``."""
+        return self.model_dump(exclude={"panel"})
 
     @field_validator("panel")
     @classmethod
@@ -187,7 +204,8 @@ class ExecutionSpec(_Spec):
 
     engine: Literal["local", "ray"] = "local"
     address: str | None = Field(default=None, description="Ray cluster address; default: a local Ray")
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=2, ge=1, description="parallel model workers (Ray actors)")
+    threads_per_worker: int = Field(default=1, ge=1, description="torch CPU threads per worker (also local)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 __all__ = [
     "MAX_SEED",
+    "BACKENDS",
+    "DEVICES",
     "TabledShift",
+    "check_backend",
     "check_choice",
     "check_int",
     "check_number",
@@ -43,6 +46,8 @@ T = TypeVar("T")
 FloatArray = NDArray[np.float32]
 MaskArray = NDArray[np.bool_]
 
+BACKENDS = ("torchio", "torch")
+DEVICES = ("auto", "cpu", "cuda")
 MAX_SEED = 2**32  # seeds are < 2**32: exact in JSON readers that use doubles
 _IMAGE_KEY = "image:"
 _LABEL_KEY = "__label__"
@@ -78,6 +83,20 @@ def check_number(shift: str, option: str, value: object, lo: float, hi: float) -
     if not ok or not np.isfinite(float(value)) or not lo <= float(value) <= hi:  # type: ignore[arg-type]
         raise ShiftOptionError(f"shift {shift!r}: option {option!r} must be a number in [{lo}, {hi}]; got {value!r}")
     return float(value)  # type: ignore[arg-type]
+
+
+def check_backend(shift: str, backend: object, device: object) -> tuple[str, str]:
+    """Validated ``(backend, device)`` options of the shifts that have a PyTorch implementation.
+
+    ``backend``: ``torchio`` (the reference) or ``torch`` (same parameters, batched, CPU or CUDA);
+    ``device`` (torch backend only): ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    """
+    b = check_choice(shift, "backend", backend, BACKENDS)
+    d = check_choice(shift, "device", device, DEVICES)
+    if d == "cuda" and not torch.cuda.is_available():
+        raise ShiftOptionError(f"shift {shift!r}: option 'device' is 'cuda' but no CUDA device is available; "
+                               "use 'auto' or 'cpu'")
+    return b, d
 
 
 def new_seed(rng: np.random.Generator) -> int:

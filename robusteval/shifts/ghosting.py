@@ -13,14 +13,17 @@ from robusteval.data.case import Case
 from robusteval.shifts._common import FloatArray, TabledShift, check_int, clip_like, map_images, reject_unknown
 from robusteval.shifts.base import SHIFTS, ShiftOptionError, Touches
 
+NUM_GHOSTS = 4
+
 
 def ghost(image: FloatArray, num_ghosts: int, axis: int, intensity: float) -> NDArray[np.float64]:
-    """Multiply the k-space planes ``n // 2 + j x num_ghosts`` (all integers j) along ``axis`` by
-    ``1 - intensity`` (centred FFT): the image minus ``intensity / num_ghosts`` x its copies shifted by
-    multiples of FOV / num_ghosts along ``axis``."""
+    """Multiply the k-space planes ``n // 2 + j x num_ghosts`` (integers j != 0) along ``axis`` by
+    ``1 - intensity`` (centred FFT; the centre plane is kept): copies of the image shifted by multiples of
+    FOV / num_ghosts along ``axis``, of amplitude about ``intensity / num_ghosts``."""
     spectrum = np.fft.fftshift(np.fft.fftn(image.astype(np.float64)))
     n = image.shape[axis]
     planes = np.arange(n // 2 % num_ghosts, n, num_ghosts)
+    planes = planes[planes != n // 2]
     index: list[slice | NDArray[np.intp]] = [slice(None)] * image.ndim
     index[axis] = planes
     spectrum[tuple(index)] *= 1.0 - intensity
@@ -28,22 +31,25 @@ def ghost(image: FloatArray, num_ghosts: int, axis: int, intensity: float) -> ND
 
 
 class Ghosting(TabledShift):
-    """Every ``num_ghosts``-th k-space plane along ``axis`` is multiplied by ``1 - intensity``.
+    """Every ``num_ghosts``-th k-space plane along ``axis``, except the centre plane, is multiplied by
+    ``1 - intensity``: TorchIO's ``Ghosting`` model with the lattice of planes anchored at the k-space centre.
 
-    TorchIO's ``Ghosting`` model and ROOD-MRI's levels, with one change: the plane lattice is anchored at
-    the k-space centre plane (TorchIO anchors it at index 0 and restores the centre plane, which makes the
-    artifact strength depend on ``n // 2 mod num_ghosts`` and not monotone in severity). Ghost energy is
-    then about ``intensity**2 / num_ghosts`` of the image's, increasing with severity.
+    Deviations from ROOD-MRI (3..11 ghosts with TorchIO's lattice, which starts at index 0): that lattice
+    makes the strength depend on ``n // 2 mod num_ghosts`` (the image size), and more ghosts at a fixed
+    ghost amplitude move the modified planes away from the centre, so image quality did not fall
+    monotonically with severity. Here ``num_ghosts`` is fixed at 4 (TorchIO's default minimum) and ROOD-MRI's
+    intensities 0.5..2.5 set the severity: artifact energy grows as ``intensity**2``.
+
     Options: ``axes`` (array axes the phase-encoding axis is drawn from; default ``[0, 1]``, as ROOD-MRI).
     Negative values are clipped to 0 for non-negative images.
     """
 
     name = "ghosting"
-    doc = "Ghosting: 3..11 ghosts of intensity 0.5..2.5 along a phase-encoding axis drawn from `axes`."
+    doc = "Ghosting: 4 ghosts, k-space planes scaled by 1 - intensity, intensity 0.5..2.5 (phase axis from `axes`)."
     family = "artifact"
     touches = Touches.IMAGE
-    table = {s: {"num_ghosts": 2 * s + 1, "intensity": 0.5 * s} for s in range(1, 6)}  # ROOD-MRI
-    identity = {"num_ghosts": 0, "intensity": 0.0}
+    table = {s: {"num_ghosts": NUM_GHOSTS, "intensity": 0.5 * s} for s in range(1, 6)}  # ROOD-MRI's intensities
+    identity = {"num_ghosts": NUM_GHOSTS, "intensity": 0.0}
 
     def __init__(self, *, axes: list[int] | None = None, **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["axes"])

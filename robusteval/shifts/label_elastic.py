@@ -14,13 +14,15 @@ from robusteval.shifts._common import TabledShift, new_seed
 from robusteval.shifts.base import SHIFTS, Touches
 
 SMOOTHING_VOX = 4.0
+MARGIN_VOX = 7  # the crop around the label; >= the largest amplitude + 2, so one seed gives one field shape
 
 
 class LabelElastic(TabledShift):
     """Warp the label by a smooth random field: per axis, white noise smoothed by a Gaussian of
     ``smoothing_vox`` voxels and scaled to a peak of ``amplitude_vox`` voxels; the label is resampled
     linearly and thresholded at 0.5. The field is drawn (from ``seed``) on the label's bounding box grown by
-    ``ceil(amplitude) + 2`` voxels, in raster order. Images are untouched.
+    ``max(7, ceil(amplitude) + 2)`` voxels, in raster order, so at one seed the severities scale one field.
+    Images are untouched.
     """
 
     name = "label_elastic"
@@ -38,7 +40,7 @@ class LabelElastic(TabledShift):
         if amplitude == 0.0 or not case.label.any():
             return case
         idx = np.argwhere(case.label)
-        margin = int(np.ceil(amplitude)) + 2
+        margin = max(MARGIN_VOX, int(np.ceil(amplitude)) + 2)
         lo = np.maximum(idx.min(axis=0) - margin, 0)
         hi = np.minimum(idx.max(axis=0) + margin + 1, case.shape)
         box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))

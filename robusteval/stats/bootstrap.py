@@ -15,8 +15,8 @@ jackknife leaves out one cluster at a time.
 
 Fallbacks (each stated in ``Interval.note``): no values -> all NaN, method ``none``; n = 1 -> no interval
 (``none``); all values equal -> zero-width interval at the value (``degenerate``); n = 2 -> the sample range
-(``range``); fewer than 3 clusters -> cases are resampled instead; BCa undefined (non-finite bias correction or
-acceleration, e.g. heavily tied values) -> the percentile interval of the same resamples.
+(``range``); fewer than 3 clusters -> cases are resampled instead; BCa undefined (non-finite bias
+correction or acceleration, e.g. heavily tied values) -> the percentile interval of the same resamples.
 """
 
 from __future__ import annotations
@@ -36,11 +36,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-threadpool_limits: Any
 try:  # optional (installed with scikit-learn); without it BLAS keeps its default thread count
-    from threadpoolctl import threadpool_limits
+    import threadpoolctl as _threadpoolctl  # type: ignore[import-untyped, unused-ignore]
 except ImportError:  # pragma: no cover
-    threadpool_limits = None
+    _threadpoolctl = None
 
 Statistic = Literal["mean", "median"]
 Method = Literal["BCa", "percentile"]
@@ -50,7 +49,7 @@ IntArray = NDArray[np.intp]
 # Cells per scipy call are chunked so that cells * n_resamples stays near this many float64 values (32 MB).
 _CHUNK_VALUES = 4_000_000
 # Cells whose running counts are processed together in the median kernel (keeps the arrays in cache).
-_MEDIAN_BLOCK = 64
+_MEDIAN_BLOCK = 16
 
 
 @dataclass(frozen=True)
@@ -96,11 +95,16 @@ def _counts(idx: NDArray[np.integer], k: int) -> NDArray[np.int64]:
     return np.bincount(offsets, minlength=rows * k).reshape(rows, k)
 
 
+_CONTROLLER: list[Any] = []
+
+
 def _one_blas_thread() -> AbstractContextManager[object]:
     """Single-threaded BLAS while resampling: the products are small, and threads spin on shared CPUs."""
-    if threadpool_limits is None:
+    if _threadpoolctl is None:
         return nullcontext()
-    return cast(AbstractContextManager[object], threadpool_limits(limits=1, user_api="blas"))
+    if not _CONTROLLER:
+        _CONTROLLER.append(_threadpoolctl.ThreadpoolController())
+    return cast(AbstractContextManager[object], _CONTROLLER[0].limit(limits=1, user_api="blas"))
 
 
 def _small_uint(bound: int) -> type[np.unsignedinteger]:
@@ -118,6 +122,7 @@ class _Cells:
         c = len(values)
         lengths = {len(v) for v in values}
         self.k = k
+        self.theta_mean: FloatArray
         plain = lengths == {k} and all(code is None or bool(np.all(code == np.arange(k))) for code in codes)
         if plain:  # every case its own unit: no padding, no cluster sums
             stacked = np.stack(values)
@@ -144,24 +149,20 @@ class _Cells:
         self.unit_sizes_one = plain or bool(np.all(self.sizes == 1.0))
         self.max_size = int(self.sizes.max())
 
-    @staticmethod
-    def _shape(out: FloatArray, idx: NDArray[np.integer]) -> FloatArray:
-        return out.reshape((out.shape[0], *idx.shape[:-1]))
-
-    def mean(self, idx: NDArray[np.integer], axis: int = -1) -> FloatArray:
-        """Mean over the cases of the drawn units, per cell and resample: shape (cells, *idx.shape[:-1])."""
+    def mean(self, idx: NDArray[np.integer], out: FloatArray | None = None) -> FloatArray:
+        """Mean over the cases of the drawn units, per cell and resample: shape (cells, rows of ``idx``)."""
         counts = _counts(idx, self.k)
         cf = counts.astype(np.float64)
-        out = self.sums @ cf.T
+        out = np.matmul(self.sums, cf.T, out=out)
         out /= float(idx.shape[-1]) if self.unit_sizes_one else self.sizes @ cf.T
         # A resample drawing every unit once is the original sample: give it exactly the original mean, so
         # that ties with the point estimate (which BCa's bias correction counts) are not lost to rounding.
         same = np.all(counts == 1, axis=1)
         if same.any():
             out[:, same] = self.theta_mean[:, None]
-        return self._shape(out, idx)
+        return out
 
-    def median(self, idx: NDArray[np.integer], axis: int = -1) -> FloatArray:
+    def median(self, idx: NDArray[np.integer], out: FloatArray | None = None) -> FloatArray:
         """Median (numpy convention) of the cases of the drawn units, per cell and resample."""
         counts = _counts(idx, self.k)
         rows = counts.shape[0]
@@ -171,7 +172,8 @@ class _Cells:
         total = None if self.unit_sizes_one else self.sizes @ counts.T.astype(np.float64)
         m_all = idx.shape[-1]
         c = self.sorted.shape[0]
-        out = np.empty((c, rows))
+        if out is None:
+            out = np.empty((c, rows))
         block = min(_MEDIAN_BLOCK, c)
         acc = np.empty((block, rows), dtype=dtype)
         step = np.empty((block, rows), dtype=dtype)
@@ -210,13 +212,28 @@ class _Cells:
             low = flat[jl + offsets]
             high = low if same else flat[jh + offsets]
             out[s:e] = (low + high) / 2
-        return self._shape(out, idx)
+        return out
+
+    def estimates(self, statistic: Statistic) -> FloatArray:
+        """The statistic of each cell's full sample."""
+        if statistic == "mean":
+            return self.theta_mean
+        out: FloatArray = self.median(np.arange(self.k)[None, :])[:, 0]
+        return out
 
     def stacked(self, statistics: Sequence[Statistic]) -> Callable[..., FloatArray]:
-        """A scipy statistic returning shape (len(statistics), cells, ...)."""
+        """A scipy statistic: unit-index resamples (..., m) -> shape (len(statistics), cells, ...)."""
 
         def fn(idx: NDArray[np.integer], axis: int = -1) -> FloatArray:
-            return np.stack([self.mean(idx) if s == "mean" else self.median(idx) for s in statistics])
+            lead = idx.shape[:-1]
+            rows = math.prod(lead)
+            out = np.empty((len(statistics), self.sums.shape[0], rows))
+            for i, s in enumerate(statistics):
+                if s == "mean":
+                    self.mean(idx, out=out[i])
+                else:
+                    self.median(idx, out=out[i])
+            return out.reshape((len(statistics), self.sums.shape[0], *lead))
 
         return fn
 
@@ -321,6 +338,13 @@ def bootstrap_intervals(
         n = len(v)
         labels = None if clusters is None else clusters[i]
         codes, k = _codes(n, labels)
+        if n >= 3 and not bool(np.all(v == v[0])):
+            if k < 3:
+                note = f"only {k} cluster(s): cases resampled instead of clusters"
+                jobs.append(_Job(i, v, np.arange(n, dtype=np.intp), n, note))
+            else:
+                jobs.append(_Job(i, v, codes, k, ""))
+            continue
         for s in stats_:
             est = reducers[s](v) if n else math.nan
             if n == 0:
@@ -328,17 +352,13 @@ def bootstrap_intervals(
             elif n == 1:
                 out[s][i] = _nan_interval(1, "n=1: no interval can be estimated from one case", est, k)
             elif bool(np.all(v == v[0])):
-                note = f"all {n} values equal: every resample gives the same value, the interval collapses to it"
+                note = (
+                    f"all {n} values equal: every resample gives the same value; the interval collapses to it"
+                )
                 out[s][i] = Interval(est, est, est, 0.0, "degenerate", note, n, k)
-            elif n == 2:
+            else:
                 note = "n=2: too few cases for a bootstrap; the interval is the sample range [min, max]"
                 out[s][i] = Interval(est, float(v.min()), float(v.max()), math.nan, "range", note, n, k)
-        if out[stats_[0]][i] is not None:
-            continue
-        if k < 3:
-            jobs.append(_Job(i, v, np.arange(n, dtype=np.intp), n, f"only {k} cluster(s): cases resampled instead"))
-        else:
-            jobs.append(_Job(i, v, codes, k, ""))
     for chunk in _chunks(jobs, n_resamples, len(stats_)):
         cells = _Cells([j.values for j in chunk], [j.codes for j in chunk], chunk[0].k)
         low, high, se, bad = _run_scipy(
@@ -350,10 +370,11 @@ def bootstrap_intervals(
             seed=seed,
         )
         for si, s in enumerate(stats_):
+            estimates = cells.estimates(s)
             for r, job in enumerate(chunk):
                 fell_back = bool(bad[si, r])
                 out[s][job.cell] = Interval(
-                    reducers[s](job.values),
+                    float(estimates[r]),
                     float(low[si, r]),
                     float(high[si, r]),
                     float(se[si, r]),
@@ -373,7 +394,8 @@ class _TwoCells:
         self.y = y
 
     def __call__(self, ix: NDArray[np.integer], iy: NDArray[np.integer], axis: int = -1) -> FloatArray:
-        return self.y.mean(iy) - self.x.mean(ix)
+        diff = self.y.mean(iy) - self.x.mean(ix)
+        return diff.reshape((diff.shape[0], *ix.shape[:-1]))
 
 
 def bootstrap_mean_differences(
@@ -412,7 +434,9 @@ def bootstrap_mean_differences(
             labels = None if labels_all is None else labels_all[i]
             codes, k = _codes(len(v), labels)
             if k < 3:
-                jobs.append(_Job(i, v, np.arange(len(v), dtype=np.intp), len(v), f"only {k} cluster(s) in a group"))
+                jobs.append(
+                    _Job(i, v, np.arange(len(v), dtype=np.intp), len(v), f"only {k} cluster(s) in a group")
+                )
             else:
                 jobs.append(_Job(i, v, codes, k, ""))
         groups[(jobs[0].k, jobs[1].k)].append((i, jobs[0], jobs[1]))
@@ -439,5 +463,7 @@ def bootstrap_mean_differences(
                 est = float(np.mean(jy.values) - np.mean(jx.values))
                 n = len(jx.values) + len(jy.values)
                 used = "percentile" if fell_back else method
-                out[i] = Interval(est, float(low[r]), float(high[r]), float(se[r]), used, note, n, jx.k + jy.k)
+                out[i] = Interval(
+                    est, float(low[r]), float(high[r]), float(se[r]), used, note, n, jx.k + jy.k
+                )
     return [o for o in out if o is not None]

@@ -1,4 +1,4 @@
-"""Input preparation: validate ``cases.csv``, drop failed rows, apply worst-value replacements, label conditions.
+"""Input preparation: validate ``cases.csv``, drop failed rows, replace NaNs by worst values, label cells.
 
 Conventions: a *condition* is ``(shift, severity)``, labelled ``clean`` or ``"<shift>@<severity>"``; the ID
 reference is ``shift == "clean"`` with ``split == "id"``; the natural site split is ``shift == "clean"`` with
@@ -12,8 +12,11 @@ __all__ = [
     "CLEAN",
     "LABEL_NOISE",
     "REQUIRED_COLUMNS",
+    "Cube",
     "MetricInfo",
     "Prepared",
+    "alpha_of",
+    "condition_keys",
     "condition_label",
     "metric_info",
     "prepare",
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from robusteval.errors import RobustEvalError
 from robusteval.metrics import METRICS
@@ -84,6 +88,37 @@ def condition_label(shift: str, severity: float) -> str:
     return CLEAN if shift == CLEAN else f"{shift}@{severity_value(severity)}"
 
 
+@dataclass(frozen=True)
+class Cube:
+    """One metric as a dense array ``values[model, case, condition]`` (NaN where absent, failed or missing).
+
+    ``conditions`` are (shift, severity) pairs; per case: ``case_is_id`` (an ID test case), ``case_site`` and
+    ``case_cluster`` (cluster id, the case id when not clustering).
+    """
+
+    values: NDArray[np.float64]
+    present: NDArray[np.bool_]
+    replaced: NDArray[np.bool_]
+    models: list[str]
+    cases: list[str]
+    conditions: list[tuple[str, float]]
+    case_is_id: NDArray[np.bool_]
+    case_site: NDArray[np.object_]
+    case_cluster: NDArray[np.object_]
+
+    def condition(self, shift: str, severity: float) -> int:
+        return self.conditions.index((shift, float(severity)))
+
+    def case_mask(self, shift: str, split: str) -> NDArray[np.bool_]:
+        """Cases of a condition key: ID cases (clean, split id), OOD-site cases (clean, other) or all."""
+        if shift != CLEAN:
+            return np.ones(len(self.cases), dtype=bool)
+        return self.case_is_id.copy() if split == "id" else ~self.case_is_id
+
+    def model(self, name: str) -> int:
+        return self.models.index(name)
+
+
 @dataclass
 class Prepared:
     """Successful rows, one per (model, case_id, shift, severity), with the bookkeeping the records report.
@@ -99,12 +134,50 @@ class Prepared:
     cluster: str | None
     n_input_rows: int
     notes: list[str] = field(default_factory=list)
+    families: dict[str, str] = field(default_factory=dict)
+    shift_families: dict[str, str] = field(default_factory=dict)
+
+    _cubes: dict[str, Cube] = field(default_factory=dict, repr=False)
 
     def info(self, metric: str) -> MetricInfo:
         for m in self.metrics:
             if m.name == metric:
                 return m
         return metric_info(metric)
+
+    def cube(self, metric: str) -> Cube:
+        """The dense array of ``metric`` (built once)."""
+        if metric not in self._cubes:
+            self._cubes[metric] = _build_cube(self.rows, metric)
+        return self._cubes[metric]
+
+
+def _build_cube(rows: pd.DataFrame, metric: str) -> Cube:
+    m_codes, models = pd.factorize(rows["model"], sort=True)
+    n_codes, cases = pd.factorize(rows["case_id"], sort=True)
+    cond = pd.MultiIndex.from_arrays([rows["shift"], rows["severity"]])
+    c_codes, conds = pd.factorize(cond, sort=True)
+    shape = (len(models), len(cases), len(conds))
+    values = np.full(shape, np.nan)
+    values[m_codes, n_codes, c_codes] = rows[metric].to_numpy(dtype=np.float64)
+    present = np.zeros(shape, dtype=bool)
+    present[m_codes, n_codes, c_codes] = True
+    replaced = np.zeros(shape, dtype=bool)
+    replaced[m_codes, n_codes, c_codes] = rows[f"replaced:{metric}"].to_numpy(dtype=bool)
+    per_case = rows.groupby(n_codes).agg(
+        site=("site", "first"), cluster=("cluster", "first"), is_id=("is_id", "any")
+    )
+    return Cube(
+        values=values,
+        present=present,
+        replaced=replaced,
+        models=[str(m) for m in models],
+        cases=[str(c) for c in cases],
+        conditions=[(str(s), float(v)) for s, v in conds],
+        case_is_id=per_case["is_id"].to_numpy(dtype=bool),
+        case_site=per_case["site"].to_numpy(dtype=object),
+        case_cluster=per_case["cluster"].to_numpy(dtype=object),
+    )
 
 
 def prepare(
@@ -117,7 +190,9 @@ def prepare(
     """Validate and normalize ``cases``; raise :class:`RobustEvalError` naming missing columns."""
     missing = [c for c in (*REQUIRED_COLUMNS, *metrics) if c not in cases.columns]
     if missing:
-        raise RobustEvalError(f"cases table lacks column(s) {', '.join(missing)}; has {', '.join(map(str, cases.columns))}")
+        raise RobustEvalError(
+            f"cases table lacks column(s) {', '.join(missing)}; has {', '.join(map(str, cases.columns))}"
+        )
     if len(set(metrics)) != len(metrics):
         raise RobustEvalError(f"metrics listed twice: {list(metrics)}")
     notes: list[str] = []
@@ -126,7 +201,17 @@ def prepare(
 
     df = cases.copy()
     df["severity"] = pd.to_numeric(df["severity"], errors="coerce").astype(float)
-    for col in ("model", "family", "case_id", "subject_id", "site", "split", "shift", "shift_family", "status"):
+    for col in (
+        "model",
+        "family",
+        "case_id",
+        "subject_id",
+        "site",
+        "split",
+        "shift",
+        "shift_family",
+        "status",
+    ):
         df[col] = df[col].astype(str)
     for m in metrics:
         df[m] = pd.to_numeric(df[m], errors="coerce").astype(float)
@@ -149,8 +234,8 @@ def prepare(
     if bool(dup.any()):
         n_dup = int(rows.loc[dup].groupby(KEY).ngroups)
         notes.append(
-            f"{n_dup} (model, case, condition) key(s) had several rows (e.g. seeds); their metric values were "
-            "averaged (NaN-aware) before the statistics"
+            f"{n_dup} (model, case, condition) key(s) had several rows (e.g. seeds); their metric values "
+            "were averaged (NaN-aware) before the statistics"
         )
         agg: dict[str, str] = {c: "first" for c in rows.columns if c not in KEY}
         for info in infos:
@@ -172,10 +257,26 @@ def prepare(
     rows = rows.reset_index(drop=True)
     if len(rows) == 0:
         notes.append("no successful rows: every statistic is empty")
-    return Prepared(rows, failed, infos, cluster, int(len(cases)), notes)
+    families = {str(k): str(v) for k, v in rows.groupby("model")["family"].first().items()}
+    shift_families = {str(k): str(v) for k, v in rows.groupby("shift")["shift_family"].first().items()}
+    return Prepared(rows, failed, infos, cluster, len(cases), notes, families, shift_families)
 
 
-def finite_values(values: pd.Series) -> np.ndarray:
-    """The non-NaN values of a metric column as float64."""
-    arr = values.to_numpy(dtype=np.float64)
-    return arr[~np.isnan(arr)]
+def condition_keys(rows: pd.DataFrame) -> list[tuple[str, float, str]]:
+    """Distinct (shift, severity, split) keys: ID clean first, then the natural site split, then shifts."""
+    keys = {
+        (str(a), float(b), str(c)) for a, b, c in rows[["shift", "severity", "split"]].itertuples(index=False)
+    }
+
+    def order(key: tuple[str, float, str]) -> tuple[int, str, float, str]:
+        shift, severity, split = key
+        if shift == CLEAN:
+            return (0 if split == "id" else 1, "", severity, split)
+        return (2, shift, severity, split)
+
+    return sorted(keys, key=order)
+
+
+def alpha_of(confidence_level: float) -> float:
+    """Significance level matching a confidence level (0.95 -> 0.05)."""
+    return round(1.0 - confidence_level, 12)

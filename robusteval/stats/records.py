@@ -1,4 +1,4 @@
-"""Output records: flat dicts of JSON values (NaN and infinities become ``None``, numpy scalars Python ones)."""
+"""Output records: flat dicts of JSON values (NaN and infinities become ``None``; numpy scalars unwrapped)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import box, random_masks
+from metrics_helpers import box, random_masks
 from scipy import ndimage
 
 from robusteval.metrics import MetricConfig, compute_metrics
@@ -44,9 +44,12 @@ def test_corner_neighbours_are_one_lesion_under_26_and_two_under_6_connectivity(
     assert lesions(pred, ref, WMH)[0]["lesion_recall"] == 1.0
     assert lesions(pred, ref, SHIFTS)[0]["lesion_recall"] == 0.5
     # The override: Shifts matching on 26-connected lesions -> one lesion of 2 voxels, IoU 1/2 >= 0.25.
-    assert lesions(pred, ref, MetricConfig(lesion_convention="shifts", lesion_connectivity=26))[0][
-        "lesion_recall"
-    ] == 1.0
+    assert (
+        lesions(pred, ref, MetricConfig(lesion_convention="shifts", lesion_connectivity=26))[0][
+            "lesion_recall"
+        ]
+        == 1.0
+    )
     # And the IoU threshold override on the WMH components: 1/2 < 0.6.
     assert lesions(pred, ref, MetricConfig(lesion_iou_threshold=0.6))[0]["lesion_recall"] == 0.0
 
@@ -59,7 +62,9 @@ def test_f1_formulas_differ_when_one_prediction_matches_two_lesions() -> None:
     pred = np.zeros_like(ref)
     pred[5, 5, 5:10] = True  # one component over g1 and g2: IoU 2/5 with each
     wmh, _ = lesions(pred, ref, WMH)
-    assert wmh == pytest.approx({"lesion_recall": 2 / 3, "lesion_precision": 1.0, "lesion_f1": 0.8})  # 2PR/(P+R)
+    assert wmh == pytest.approx(
+        {"lesion_recall": 2 / 3, "lesion_precision": 1.0, "lesion_f1": 0.8}
+    )  # 2PR/(P+R)
     shifts, _ = lesions(pred, ref, SHIFTS)
     assert shifts == pytest.approx({"lesion_recall": 2 / 3, "lesion_precision": 1.0, "lesion_f1": 2 / 3})
     assert shifts["lesion_f1"] == pytest.approx(_shifts_lesion_f1(ref, pred))
@@ -161,7 +166,9 @@ def _shifts_lesion_f1(gt: np.ndarray, pred: np.ndarray, iou_threshold: float = 0
         if label_pred == 0:
             continue
         m_pred = (multi_pred == label_pred).astype(int)
-        ious = [0.0] + [iou(m_pred, (multi_gt == g).astype(int)) for g in np.unique(multi_gt * m_pred) if g != 0]
+        ious = [0.0] + [
+            iou(m_pred, (multi_gt == g).astype(int)) for g in np.unique(multi_gt * m_pred) if g != 0
+        ]
         outcome.append("tp" if max(ious) >= iou_threshold else "fp")
     counts = Counter(outcome)
     fn = 0
@@ -169,15 +176,31 @@ def _shifts_lesion_f1(gt: np.ndarray, pred: np.ndarray, iou_threshold: float = 0
         if label_gt == 0:
             continue
         m_gt = (multi_gt == label_gt).astype(int)
-        ious = [0.0] + [iou((multi_pred == p).astype(int), m_gt) for p in np.unique(multi_pred * m_gt) if p != 0]
+        ious = [0.0] + [
+            iou((multi_pred == p).astype(int), m_gt) for p in np.unique(multi_pred * m_gt) if p != 0
+        ]
         fn += int(max(ious) < iou_threshold)
     tp, fp = counts["tp"], counts["fp"]
     return 1.0 if tp + 0.5 * (fp + fn) == 0 else tp / (tp + 0.5 * (fp + fn))
 
 
+def lesion_pair(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction, reference): the reference's lesions, 70% kept, shifted by one voxel (some IoUs below
+    0.25, most above), every other seed dilated, plus false-positive blobs."""
+    rng = np.random.default_rng(seed)
+    _, ref = random_masks(seed, density=0.05)
+    labels, n = ndimage.label(ref)
+    kept = rng.random(n + 1) < 0.7
+    kept[0] = False
+    pred = np.roll(kept[labels], 1, axis=seed % 3)
+    if seed % 2:
+        pred = ndimage.binary_dilation(pred)
+    return pred | random_masks(seed + 100, density=0.01)[1], ref
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_wmh_convention_matches_the_challenge_code(seed: int) -> None:
-    pred, ref = random_masks(seed, density=0.05)
+    pred, ref = lesion_pair(seed)
     values, _ = lesions(pred, ref, WMH)
     recall, precision, f1 = _wmh2017_detection(ref, pred)
     assert values == pytest.approx({"lesion_recall": recall, "lesion_precision": precision, "lesion_f1": f1})
@@ -185,6 +208,6 @@ def test_wmh_convention_matches_the_challenge_code(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_shifts_convention_matches_the_challenge_code(seed: int) -> None:
-    pred, ref = random_masks(seed, density=0.05)
+    pred, ref = lesion_pair(seed)
     values, _ = lesions(pred, ref, SHIFTS)
     assert values["lesion_f1"] == pytest.approx(_shifts_lesion_f1(ref, pred))

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import box, random_masks
+from metrics_helpers import box, random_masks
 
 from robusteval.metrics import MetricConfig, compute_metrics
 from robusteval.metrics.overlap import normalized_dice

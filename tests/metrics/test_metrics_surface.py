@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import box, random_masks
+from metrics_helpers import box, random_masks
 
 from robusteval.metrics import MetricConfig, compute_metrics, worst_distance_mm
 
@@ -115,7 +115,9 @@ def test_identical_masks_touching_the_edge() -> None:
 
 
 def test_worst_distance_is_the_image_diagonal() -> None:
-    assert worst_distance_mm((182, 218, 182), (1.0, 1.0, 1.0)) == pytest.approx(math.sqrt(182**2 + 218**2 + 182**2))
+    assert worst_distance_mm((182, 218, 182), (1.0, 1.0, 1.0)) == pytest.approx(
+        math.sqrt(182**2 + 218**2 + 182**2)
+    )
     assert worst_distance_mm((10, 20, 30), (2.0, 0.5, 1.0)) == pytest.approx(math.sqrt(20**2 + 10**2 + 30**2))
     with pytest.raises(ValueError, match="dimension"):
         worst_distance_mm((10, 20), (1.0, 1.0, 1.0))
@@ -125,8 +127,12 @@ def test_worst_distance_is_the_image_diagonal() -> None:
 def test_backends_agree(seed: int) -> None:
     pred, ref = random_masks(seed)
     for surface in ("voxel", "surfel"):
-        a, _ = panel(pred, ref, (1.0, 1.2, 2.5), surface=surface, distance_backend="edt", nsd_tolerance_mm=1.3)
-        b, _ = panel(pred, ref, (1.0, 1.2, 2.5), surface=surface, distance_backend="kdtree", nsd_tolerance_mm=1.3)
+        a, _ = panel(
+            pred, ref, (1.0, 1.2, 2.5), surface=surface, distance_backend="edt", nsd_tolerance_mm=1.3
+        )
+        b, _ = panel(
+            pred, ref, (1.0, 1.2, 2.5), surface=surface, distance_backend="kdtree", nsd_tolerance_mm=1.3
+        )
         assert a == pytest.approx(b, rel=1e-6)
 
 
@@ -148,9 +154,13 @@ def _monai(pred, ref, spacing, tau):  # type: ignore[no-untyped-def]
     dice(p, r)
     return {
         "dsc": dice.aggregate().item(),
-        "hd95": compute_hausdorff_distance(p, r, include_background=True, percentile=95, spacing=spacing).item(),
+        "hd95": compute_hausdorff_distance(
+            p, r, include_background=True, percentile=95, spacing=spacing
+        ).item(),
         "hd": compute_hausdorff_distance(p, r, include_background=True, spacing=spacing).item(),
-        "assd": compute_average_surface_distance(p, r, include_background=True, symmetric=True, spacing=spacing).item(),
+        "assd": compute_average_surface_distance(
+            p, r, include_background=True, symmetric=True, spacing=spacing
+        ).item(),
         "nsd": compute_surface_dice(p, r, [tau], include_background=True, spacing=list(spacing)).item(),
     }
 
@@ -165,7 +175,11 @@ def test_agrees_with_monai(seed: int, backend: str) -> None:
     tau = 1.5
     expected = _monai(pred, ref, spacing, tau)
     ours, _ = compute_metrics(
-        list(expected), pred, ref, spacing, config=MetricConfig(nsd_tolerance_mm=tau, distance_backend=backend)
+        list(expected),
+        pred,
+        ref,
+        spacing,
+        config=MetricConfig(nsd_tolerance_mm=tau, distance_backend=backend),
     )
     assert ours == pytest.approx(expected, rel=2e-6)
 
@@ -200,14 +214,17 @@ def test_surfel_convention_equals_deepmind(seed: int, backend: str) -> None:
     tau = 2.0
     expected = _deepmind(pred, ref, spacing, tau)
     ours, _ = panel(pred, ref, spacing, surface="surfel", distance_backend=backend, nsd_tolerance_mm=tau)
-    assert ours == pytest.approx({k: float(v) for k, v in expected.items()}, rel=1e-6 if backend == "edt" else 1e-9)
+    assert ours == pytest.approx(
+        {k: float(v) for k, v in expected.items()}, rel=1e-6 if backend == "edt" else 1e-9
+    )
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_surfel_single_voxels_by_hand() -> None:
     # A lone voxel has 8 border corners (its own, at +-0.5 voxel), each cell holding only that voxel, so all
     # 8 surfels have the same area (a corner triangle, |(1, 1, 1)/8| = sqrt(3)/8 mm² at unit spacing).
-    # Voxels 4 apart along axis 0: each corner is 3 (near face) or 4 (far face) from the other's nearest corner.
+    # Voxels 4 apart along axis 0: each corner is 3 (near face) or 4 (far face) from the other's nearest
+    # corner.
     ref = box((12, 12, 12), (3, 3, 3), (4, 4, 4))
     pred = box((12, 12, 12), (7, 3, 3), (8, 4, 4))
     values, _ = panel(pred, ref, (1.0, 1.0, 1.0), surface="surfel", nsd_tolerance_mm=3.0)
@@ -226,4 +243,6 @@ def test_surfel_area_table_equals_deepmind() -> None:
 
     assert np.array_equal(np.array(NEIGHBOUR_KERNEL), lt.ENCODE_NEIGHBOURHOOD_3D_KERNEL)
     for spacing in ((1.0, 1.0, 1.0), (0.9, 1.1, 2.0), (3.0, 0.7, 0.7)):
-        assert np.array_equal(surfel_area_table(spacing), lt.create_table_neighbour_code_to_surface_area(spacing))
+        assert np.array_equal(
+            surfel_area_table(spacing), lt.create_table_neighbour_code_to_surface_area(spacing)
+        )

@@ -1,9 +1,11 @@
-"""Shared helpers for the metric tests: small masks built from boxes and random blobs."""
+"""Helpers shared by the metric tests: small masks built from boxes and random blobs.
+
+A plain module (not ``conftest``), so that ``from metrics_helpers import ...`` cannot pick up another
+directory's conftest."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from numpy.typing import NDArray
 from scipy import ndimage
 
@@ -30,8 +32,3 @@ def random_masks(
     pred = np.roll(ref, shift=int(rng.integers(-2, 3)), axis=int(rng.integers(0, 3)))
     pred = ndimage.binary_erosion(pred) | blobs(density / 4, 1.0)
     return pred, ref
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(1234)

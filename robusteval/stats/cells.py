@@ -1,0 +1,128 @@
+"""Per model x condition x metric summaries: mean and median with bootstrap confidence intervals.
+
+A cell is (model, shift, severity, split); for the natural site split (``shift == "clean"``, ``split ==
+"ood"``) with two or more OOD sites there is also one cell per site (``site`` set; pooled cells have
+``site: None``). Values are the successful cases after worst-value replacement; NaNs left (no declared worst
+value) are dropped and counted in ``n_missing``; failed rows are counted in ``n_failed``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["cell_records"]
+
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from robusteval.stats.bootstrap import bootstrap_intervals
+from robusteval.stats.frame import CLEAN, Prepared, condition_keys, condition_label, severity_value
+from robusteval.stats.records import Record
+from robusteval.stats.settings import StatsSettings
+
+CELL_KEY = ["model", "shift", "severity", "split"]
+
+
+def _failed_counts(prep: Prepared) -> tuple[dict[Hashable, int], dict[Hashable, int]]:
+    f = prep.failed
+    if f.empty:
+        return {}, {}
+    pooled = f.groupby(CELL_KEY).size().to_dict()
+    per_site = f.groupby([*CELL_KEY, "site"]).size().to_dict()
+    return pooled, per_site
+
+
+def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
+    """One record per cell and metric with mean/median CIs (``method``/``median_method`` and ``note``)."""
+    failed_pooled, failed_site = _failed_counts(prep)
+    meta: list[Record] = []
+    samples: list[NDArray[np.float64]] = []
+    clusters: list[NDArray[Any] | None] = []
+    keys = condition_keys(prep.rows) if len(prep.rows) else []
+    for info in prep.metrics:
+        cube = prep.cube(info.name)
+        for mi, model in enumerate(cube.models):
+            for shift, severity, split in keys:
+                ci = cube.condition(shift, severity)
+                pooled = cube.case_mask(shift, split)
+                groups: list[tuple[str | None, NDArray[np.bool_]]] = [(None, pooled)]
+                if shift == CLEAN and split != "id":
+                    sites = sorted({str(x) for x in cube.case_site[pooled & cube.present[mi, :, ci]]})
+                    if len(sites) > 1:
+                        groups += [(x, pooled & (cube.case_site == x)) for x in sites]
+                for site, mask in groups:
+                    present = mask & cube.present[mi, :, ci]
+                    key = (model, shift, severity, split)
+                    n_failed = failed_pooled.get(key, 0) if site is None else failed_site.get((*key, site), 0)
+                    if not present.any() and not n_failed:
+                        continue
+                    values = cube.values[mi, :, ci]
+                    ok = present & ~np.isnan(values)
+                    samples.append(values[ok])
+                    clusters.append(None if settings.cluster is None else cube.case_cluster[ok])
+                    notes = [info.note] if info.note else []
+                    n_missing = int((present & np.isnan(values)).sum())
+                    if n_missing:
+                        notes.append(f"{n_missing} NaN value(s) without a declared worst value left out")
+                    meta.append(
+                        {
+                            "model": model,
+                            "family": prep.families.get(model),
+                            "shift": shift,
+                            "shift_family": "site"
+                            if shift == CLEAN and split != "id"
+                            else prep.shift_families.get(shift),
+                            "severity": severity_value(severity),
+                            "condition": condition_label(shift, severity),
+                            "split": split,
+                            "site": site,
+                            "metric": info.name,
+                            "higher_is_better": info.higher_is_better,
+                            "n_failed": int(n_failed),
+                            "n_missing": n_missing,
+                            "n_replaced": int((cube.replaced[mi, :, ci] & present).sum()),
+                            "_notes": notes,
+                        }
+                    )
+    result = bootstrap_intervals(
+        samples,
+        clusters=None if settings.cluster is None else clusters,
+        statistics=("mean", "median"),
+        confidence_level=settings.confidence_level,
+        n_resamples=settings.n_resamples,
+        method=settings.ci_method,
+        seed=settings.seed,
+    )
+    out: list[Record] = []
+    for rec, mean, median in zip(meta, result["mean"], result["median"], strict=True):
+        notes = rec.pop("_notes")
+        if mean.note:
+            notes.append(f"mean: {mean.note}" if median.note != mean.note else mean.note)
+        if median.note and median.note != mean.note:
+            notes.append(f"median: {median.note}")
+        if rec["n_failed"]:
+            notes.append(f"{rec['n_failed']} failed case(s) excluded")
+        if rec["n_replaced"]:
+            notes.append(f"{rec['n_replaced']} NaN value(s) replaced by the declared worst value")
+        out.append(
+            {
+                **rec,
+                "n": mean.n,
+                "n_clusters": mean.n_clusters,
+                "cluster": settings.cluster,
+                "mean": mean.estimate,
+                "ci_low": mean.low,
+                "ci_high": mean.high,
+                "std_error": mean.std_error,
+                "median": median.estimate,
+                "median_ci_low": median.low,
+                "median_ci_high": median.high,
+                "method": mean.method,
+                "median_method": median.method,
+                "confidence_level": settings.confidence_level,
+                "n_resamples": settings.n_resamples,
+                "note": "; ".join(notes),
+            }
+        )
+    return out

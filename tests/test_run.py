@@ -1,0 +1,178 @@
+"""End to end: the smoke protocol writes cases.csv, summary.json and index.html with the documented contract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from robusteval.cli import main
+from robusteval.engine import RESULT_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "protocols" / "smoke.yaml"
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tuple[int, Path]:
+    out = tmp_path_factory.mktemp("smoke")
+    code = main(["run", str(SMOKE), "--out", str(out), "--cache", str(cache_dir), "--engine", "local"])
+    return code, out
+
+
+def test_smoke_run_writes_the_three_files(smoke_run: tuple[int, Path]) -> None:
+    code, out = smoke_run
+    assert code == 0
+    for name in ("cases.csv", "summary.json", "index.html"):
+        assert (out / name).is_file(), name
+
+
+def test_cases_csv_rows_columns_and_ranges(smoke_run: tuple[int, Path]) -> None:
+    _, out = smoke_run
+    cases = pd.read_csv(out / "cases.csv")
+    assert list(cases.columns) == [*RESULT_COLUMNS, "dsc", "hd95"]
+    # 2 sites x 2 subjects clean + 2 site-A subjects x 2 bias-field severities, one model
+    assert len(cases) == 4 + 2 * 2
+    assert set(cases["status"]) == {"ok"}
+    assert set(cases["family"]) == {"cnn"}
+    clean = cases[cases["shift"] == "clean"]
+    assert (clean["severity"] == 0).all()
+    assert set(clean.loc[clean["site"] == "A", "split"]) == {"id"}
+    assert set(clean.loc[clean["site"] == "B", "split"]) == {"ood"}
+    assert set(clean.loc[clean["site"] == "B", "shift_family"]) == {"site"}
+    shifted = cases[cases["shift"] == "bias_field"]
+    assert set(shifted["split"]) == {"ood"}
+    assert set(shifted["site"]) == {"A"}
+    assert sorted(shifted["severity"].unique().tolist()) == [1, 5]
+    # every shifted item has its clean twin (paired comparison) and recorded, replayable parameters
+    assert set(shifted["case_id"]) <= set(clean["case_id"])
+    params = [json.loads(p) for p in shifted["shift_params"]]
+    assert all(len(p) == 1 and len(p[0]["coefficients"]) == 20 for p in params)
+    assert cases["dsc"].between(0, 1).all()
+    assert (cases["hd95"].dropna() >= 0).all()
+
+
+def test_summary_means_equal_cases_csv_means(smoke_run: tuple[int, Path]) -> None:
+    _, out = smoke_run
+    cases = pd.read_csv(out / "cases.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["protocol"]["name"] == "smoke"
+    prov = summary["provenance"]
+    assert len(prov["protocol_sha256"]) == 64
+    assert {"torch", "monai", "torchio", "numpy"} <= set(prov["packages"])
+    assert prov["seeds"]["protocol"] == 0
+    cells = summary["cells"]
+    assert cells
+    for cell in cells:
+        rows = cases[
+            (cases["model"] == cell["model"])
+            & (cases["shift"] == cell["shift"])
+            & (cases["severity"] == cell["severity"])
+            & (cases["split"] == cell["split"])
+            & (cases["status"] == "ok")
+        ]
+        assert cell["n"] == len(rows)
+        if cell["metric"] == "dsc":
+            assert cell["mean"] == pytest.approx(rows["dsc"].mean(), abs=1e-12)
+            assert cell["ci_low"] <= cell["mean"] <= cell["ci_high"]
+
+
+def test_report_is_self_contained(smoke_run: tuple[int, Path]) -> None:
+    _, out = smoke_run
+    html = (out / "index.html").read_text()
+    assert "Verdict" in html
+    assert "data:image/png;base64," in html
+    assert "http://" not in html
+    assert "https://" not in html
+
+
+def test_report_rerenders_without_recomputing(smoke_run: tuple[int, Path], tmp_path: Path) -> None:
+    _, out = smoke_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    (copy / "index.html").unlink()
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "index.html").read_text() == (out / "index.html").read_text()
+
+
+def test_a_bad_case_is_recorded_and_the_others_finish(
+    tmp_path: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manifest with one corrupt and one missing case: exit 3, both failed with reasons, the good one ok."""
+    data = tmp_path / "data"
+    data.mkdir()
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    rng = np.random.default_rng(0)
+    rows = ["case_id,subject_id,site,scanner,partition,flair,t1,label"]
+    for cid in ("good", "corrupt", "missing"):
+        img = rng.uniform(1, 2, (40, 40, 40)).astype(np.float32)
+        lab = np.zeros((40, 40, 40), np.uint8)
+        lab[18:22, 18:22, 18:22] = 1
+        for name, arr in (("flair", img), ("t1", img), ("label", lab)):
+            nib.save(nib.Nifti1Image(arr, affine), data / f"{cid}_{name}.nii.gz")
+        rows.append(f"{cid},{cid},A,s,test,{cid}_flair.nii.gz,{cid}_t1.nii.gz,{cid}_label.nii.gz")
+    (data / "corrupt_flair.nii.gz").write_bytes((data / "corrupt_flair.nii.gz").read_bytes()[:200])
+    (data / "missing_t1.nii.gz").unlink()
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+    protocol = SMOKE.read_text().split("dataset:")[0] + (
+        "dataset:\n  source: manifest\n  path: data/manifest.csv\n  split:\n    in_distribution: {site: [A]}\n"
+        "models:\n  - {name: unet, family: cnn, adapter: zoo, params: {entry: unet}}\n"
+        "metrics: {panel: [dsc, hd95]}\nstatistics: {n_resamples: 200}\n"
+    )
+    (tmp_path / "p.yaml").write_text(protocol)
+    out = tmp_path / "out"
+    code = main(["run", str(tmp_path / "p.yaml"), "--out", str(out), "--cache", str(cache_dir)])
+    assert code == 3
+    cases = pd.read_csv(out / "cases.csv").set_index("case_id")
+    assert len(cases) == 3  # nothing dropped: listed = ok + failed
+    assert cases.loc["good", "status"] == "ok"
+    assert cases.loc["corrupt", "status"] == "failed"
+    assert "flair" in cases.loc["corrupt", "error"]
+    assert cases.loc["missing", "status"] == "failed"
+    assert "file not found" in cases.loc["missing", "error"]
+    assert "2 of 3 work items failed" in capsys.readouterr().err
+    html = (out / "index.html").read_text()
+    assert "file not found" in html
+
+
+def test_driver_killed_mid_run_then_rerun_gives_identical_results(
+    smoke_run: tuple[int, Path], tmp_path: Path, cache_dir: Path
+) -> None:
+    """SIGKILL the driver after its first finished case; the rerun recomputes only the rest, same cases.csv."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _, reference = smoke_run
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "robusteval", "run", str(SMOKE), "--out", str(out), "--cache", str(cache_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    store = out / "items.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if store.is_file() and store.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = store.read_text().count("\n")
+    assert 1 <= finished < 4
+    assert not (out / "cases.csv").exists()
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "already done" in res.stderr
+    assert store.read_text().count("\n") == 4  # each case computed once: nothing finished was recomputed
+    assert (out / "cases.csv").read_text() == (reference / "cases.csv").read_text()
