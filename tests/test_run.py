@@ -158,7 +158,7 @@ def test_driver_killed_mid_run_then_rerun_gives_identical_results(
     _, reference = smoke_run
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "robusteval", "run", str(SMOKE), "--out", str(out), "--cache", str(cache_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = out / "items.jsonl"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:

@@ -103,7 +103,10 @@ def read_manifest(
                 ignore_value=ignore_value,
                 metadata=meta,
             )
-        records.append(CaseRecord(case_id, subject, site, scanner, row.get("partition") or "", loader, meta))
+        files = tuple(manifest.parent / p for p in paths.values() if p)
+        records.append(
+            CaseRecord(case_id, subject, site, scanner, row.get("partition") or "", loader, meta, files)
+        )
     return records
 
 

@@ -71,9 +71,10 @@ def wmh2017_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
         subject = subject_dir.name
         case_id = _case_id(site, subject)
         pre = subject_dir / "pre"
-        sources: dict[str, ImageSource] = {m: _modality_file(pre, m) for m in spec.modalities}
-        for m, p in sources.items():
-            present[m] |= Path(str(p)).is_file()
+        paths = {m: _modality_file(pre, m) for m in spec.modalities}
+        for m, path in paths.items():
+            present[m] |= path.is_file()
+        sources: dict[str, ImageSource] = dict(paths)
         label = subject_dir / LABEL_FILE
         if not label.is_file() and (pre / LABEL_FILE).is_file():
             label = pre / LABEL_FILE
@@ -95,7 +96,8 @@ def wmh2017_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
             ignore_value=2,
             metadata=meta,
         )
-        records.append(CaseRecord(case_id, subject_id, site, scanner, spec.partition, loader, meta))
+        files = tuple(loader.keywords["images"].values()) + (loader.keywords["label"],)
+        records.append(CaseRecord(case_id, subject_id, site, scanner, spec.partition, loader, meta, files))
     if not records:
         raise RobustEvalError(f"dataset.path: no <site>/<subject>/pre/ folder under {root}")
     absent = [m for m, seen in present.items() if not seen]

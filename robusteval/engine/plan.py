@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from robusteval.data.case import CaseRecord
-from robusteval.data.split import split_of
+from robusteval.data.split import split_records
 from robusteval.protocol.schema import Protocol, ShiftSpec
 from robusteval.shifts.compose import Condition, seed_for
 
@@ -72,8 +72,10 @@ def make_plan(protocol: Protocol, records: list[CaseRecord]) -> Plan:
     conditions = {spec.condition: build_condition(spec) for spec in protocol.shifts}
     items: list[WorkItem] = []
     excluded: list[str] = []
+    sides = split_records(records, protocol.dataset.split)
+    side_of = {r.case_id: side for side, recs in sides.items() for r in recs}
     for record in records:
-        case_split = split_of(record, protocol.dataset.split)
+        case_split = side_of.get(record.case_id)
         if case_split is None:
             excluded.append(record.case_id)
             continue

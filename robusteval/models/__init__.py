@@ -1,6 +1,13 @@
-"""Model adapters (``ADAPTERS``: one file each) and the committed default zoo."""
+"""Model adapters (``ADAPTERS``: one file each), the committed default zoo, and efficiency profiles."""
 
-from robusteval.models import monai_net, zoo_entry  # noqa: F401  (registers the adapters)
+from robusteval.models import (  # noqa: F401  (registers the adapters)
+    bundle,
+    monai_net,
+    predictions,
+    python_net,
+    torchscript_net,
+    zoo_entry,
+)
 from robusteval.models.base import ADAPTERS, InferenceSettings, ModelAdapter, Prediction, TorchSegmenter
 
 __all__ = ["ADAPTERS", "InferenceSettings", "ModelAdapter", "Prediction", "TorchSegmenter"]

@@ -16,7 +16,9 @@ __all__ = [
     "ModelAdapter",
     "Prediction",
     "TorchSegmenter",
+    "check_settings_params",
     "normalize",
+    "spacing_shape",
     "to_spacing",
 ]
 
@@ -86,12 +88,20 @@ def normalize(x: NDArray[np.float32], method: str) -> NDArray[np.float32]:
     return out
 
 
+def spacing_shape(
+    shape: tuple[int, ...], spacing_mm: tuple[float, float, float], target_mm: tuple[float, float, float]
+) -> tuple[int, int, int]:
+    """Grid size (voxels) covering the field of view of ``shape`` at ``spacing_mm`` with voxels of ``target_mm``."""
+    a, b, c = (max(1, round(n * s / t)) for n, s, t in zip(shape, spacing_mm, target_mm, strict=True))
+    return (a, b, c)
+
+
 def to_spacing(
     x: torch.Tensor, spacing_mm: tuple[float, float, float], target_mm: tuple[float, float, float]
 ) -> torch.Tensor:
     """Trilinear resampling of a ``(N, C, X, Y, Z)`` tensor to voxel size ``target_mm`` (same field of view)."""
-    shape = [max(1, round(n * s / t)) for n, s, t in zip(x.shape[2:], spacing_mm, target_mm, strict=True)]
-    if list(x.shape[2:]) == shape:
+    shape = spacing_shape(tuple(x.shape[2:]), spacing_mm, target_mm)
+    if tuple(x.shape[2:]) == shape:
         return x
     return F.interpolate(x, size=shape, mode="trilinear", align_corners=False)
 
@@ -144,6 +154,28 @@ def resolve(path: str | Path, base_dir: Path | None) -> Path:
     return p if p.is_absolute() or base_dir is None else base_dir / p
 
 
+def check_settings_params(params: dict[str, Any], adapter: str, own_keys: set[str]) -> None:
+    """ValueError for a key that is neither one of the adapter's own nor an :class:`InferenceSettings` field,
+    or for invalid inference settings (pydantic's ValidationError is a ValueError naming the field)."""
+    unknown = set(params) - own_keys - set(InferenceSettings.model_fields)
+    if unknown:
+        raise ValueError(f"unknown params {sorted(unknown)} for the {adapter} adapter")
+    InferenceSettings(**{k: v for k, v in params.items() if k in InferenceSettings.model_fields})
+
+
+def _input_rejection(exc: RuntimeError) -> str | None:
+    """The line of a network error that says the input's channels or size do not fit (None: another error).
+
+    Eager modules put it on the first line; TorchScript puts its interpreter traceback (code lines) first and
+    the message last, so lines are searched from the end, a line naming channels first."""
+    lines = [ln.strip() for ln in reversed(str(exc).splitlines()) if ln.strip()]
+    for word in ("channels", "size"):
+        for ln in lines:
+            if word in ln:
+                return ln
+    return None
+
+
 class TorchSegmenter(ModelAdapter):
     """Shared inference for adapters that produce a ``torch.nn.Module``; subclasses implement :meth:`build`."""
 
@@ -169,12 +201,19 @@ class TorchSegmenter(ModelAdapter):
     def build(self) -> torch.nn.Module:
         """The network with its weights loaded."""
 
+    def working_shape(self, case: Case) -> tuple[int, int, int]:
+        """The grid (voxels) the network runs on: the case's, or resampled to ``spacing_mm``."""
+        if self.settings.spacing_mm is None:
+            return case.shape
+        return spacing_shape(case.shape, case.spacing_mm, self.settings.spacing_mm)
+
     def describe(self) -> dict[str, Any]:
+        """``parameters`` (count of all network parameters, trainable or not) and the inference settings."""
         n = sum(p.numel() for p in self.network.parameters())
-        return {"parameters": int(n)}
+        return {"parameters": int(n), "inference": self.settings.model_dump(mode="json")}
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        from monai.inferers import sliding_window_inference
+        from monai.inferers.utils import sliding_window_inference
 
         s = self.settings
         use_amp = s.amp and x.device.type == "cuda"
@@ -206,11 +245,11 @@ class TorchSegmenter(ModelAdapter):
                     for dims in ((2,), (3,), (4,)):
                         probs.append(torch.flip(self._forward(torch.flip(x, dims)), dims))
             except RuntimeError as exc:
-                msg = str(exc).splitlines()[0]
-                if "channels" in msg or "size" in msg:
+                msg = _input_rejection(exc)
+                if msg is not None:
                     raise CaseError(
                         f"model {self.name}: the network rejected the input of {self.in_channels} channel(s) "
-                        f"{s.modalities}: {msg}"
+                        f"{s.modalities} in windows of {list(s.roi_size)} voxels: {msg}"
                     ) from None
                 raise
             stack = torch.cat(probs, dim=1)

@@ -9,21 +9,28 @@ from typing import Any
 
 import torch
 
-from robusteval.models.base import ADAPTERS, InferenceSettings, TorchSegmenter, checkpoint_sha256, resolve
+from robusteval.models.base import ADAPTERS, TorchSegmenter, check_settings_params, checkpoint_sha256, resolve
 
 OWN_KEYS = {"architecture", "kwargs", "checkpoint"}
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict read with ``torch.load(weights_only=True)`` (no arbitrary pickles), as float32."""
+    """A state dict read with ``torch.load(weights_only=True)`` (no arbitrary pickles), floats as float32.
+
+    Accepts a bare state dict or one under ``state_dict`` / ``model`` (Lightning, MONAI ``CheckpointSaver``);
+    a ``module.`` prefix on every key (saved from ``DataParallel``) is removed."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ValueError(f"checkpoint {path}: refused or unreadable ({type(exc).__name__}: {exc})") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"checkpoint {path}: expected a state dict of tensors")
+    if state and all(str(k).startswith("module.") for k in state):
+        state = {str(k)[len("module.") :]: v for k, v in state.items()}
     return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
 
 
@@ -48,10 +55,7 @@ class MonaiNetwork(TorchSegmenter):
         ckpt = resolve(params["checkpoint"], base_dir)
         if not ckpt.is_file():
             raise ValueError(f"params.checkpoint: file not found: {ckpt}")
-        unknown = set(params) - OWN_KEYS - set(InferenceSettings.model_fields)
-        if unknown:
-            raise ValueError(f"unknown params {sorted(unknown)} for the monai adapter")
-        InferenceSettings(**{k: v for k, v in params.items() if k in InferenceSettings.model_fields})
+        check_settings_params(params, "monai", OWN_KEYS)
 
     def checkpoint_path(self) -> Path:
         return resolve(self.params["checkpoint"], self.base_dir)

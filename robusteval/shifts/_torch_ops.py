@@ -80,11 +80,10 @@ def _sample(volumes: torch.Tensor, grid: torch.Tensor, mode: str, fill: torch.Te
     ITK's rules: voxel indices outside ``[-0.5, n - 0.5)`` get ``fill[c]``; linear interpolation clamps at
     the edges; nearest rounds half up. Returns ``(C, X, Y, Z)``."""
     shape = volumes.shape[1:]
-    # grid coordinate g of axis a <-> index (g + 1) (n - 1) / 2
-    inside = torch.ones(grid.shape[:-1], dtype=torch.bool, device=grid.device)
-    for k, a in enumerate((2, 1, 0)):
-        half = 1.0 / max(shape[a] - 1, 1)
-        inside &= (grid[..., k] >= -1.0 - half) & (grid[..., k] < 1.0 + half)
+    # grid coordinate g of axis a <-> index (g + 1) (n - 1) / 2: inside [-0.5, n - 0.5) <-> |g| < 1 + 1 / (n - 1)
+    # (the single boundary plane at exactly -0.5 counts as outside here, as a measure-zero difference)
+    bound = torch.tensor([1.0 + 1.0 / max(shape[a] - 1, 1) for a in (2, 1, 0)], dtype=grid.dtype, device=grid.device)
+    outside = ~(grid.abs() < bound).all(dim=-1)[0]
     if mode == "nearest":
         flat = torch.zeros(grid.shape[:-1], dtype=torch.long, device=grid.device)
         for k, a in enumerate((2, 1, 0)):
@@ -96,7 +95,9 @@ def _sample(volumes: torch.Tensor, grid: torch.Tensor, mode: str, fill: torch.Te
         src = volumes.to(grid.dtype)[None]
         out = F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
     out = out.to(volumes.dtype)
-    return torch.where(inside.expand_as(out), out, fill.to(out.dtype)[:, None, None, None])
+    for ch in range(out.shape[0]):
+        out[ch].masked_fill_(outside, float(fill[ch]))
+    return out
 
 
 def is_axis_aligned(affine: NDArray[np.float64], tol: float = 1e-6) -> bool:

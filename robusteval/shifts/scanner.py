@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Scanner", "polynomial_bias"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,8 +50,8 @@ class Scanner(Shift):
     2. contrast: power law ``gamma = 1 + weight x (profile.gamma - 1)`` on each image's [min, max] range;
     3. bias: exp of a random 2nd-order polynomial with peak |log| ``weight x profile.bias_strength``;
     4. intensity units: x ``(profile.scale / 1000) ** weight`` (relative to profile A's units);
-    5. Rician noise with ``sigma = weight x median(foreground) / profile.snr``, added on top of the case's
-       own noise (so the result is at most as clean as the profile).
+    5. Rician noise with ``sigma = noise_std_rel x median(foreground)``, ``noise_std_rel = weight /
+       profile.snr``, added on top of the case's own noise (so the result is at most as clean as the profile).
 
     Options: ``profile`` (``A``, ``B`` or ``C``; default ``C``).
     """
@@ -60,6 +60,7 @@ class Scanner(Shift):
     doc = "Re-acquire under scanner profile A|B|C (voxel size, contrast, bias, units, SNR), severity/5 of the way."
     family = "scanner"
     touches = Touches.IMAGE_AND_LABEL
+    doc_variants: ClassVar[tuple[dict[str, Any], ...]] = tuple({"profile": p} for p in sorted(SITES))
 
     def __init__(self, *, profile: str = "C", **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["profile"])
@@ -76,6 +77,7 @@ class Scanner(Shift):
             "bias_strength": round(w * p.bias_strength, 6),
             "intensity_scale": round((p.scale / REFERENCE_SCALE) ** w, 6),
             "snr": p.snr,
+            "noise_std_rel": round(w / p.snr, 6),
         }
 
     def severity_table(self) -> list[dict[str, Any]]:
@@ -109,14 +111,14 @@ class Scanner(Shift):
         ignore = None if case.ignore is None else regrid(case.ignore) >= 0.5
         bias = polynomial_bias(label.shape, [float(c) for c in params["bias_coefficients"]],
                                float(params["bias_strength"]))
-        gamma, scale, snr = float(params["gamma"]), float(params["intensity_scale"]), float(params["snr"])
+        gamma, scale, noise = float(params["gamma"]), float(params["intensity_scale"]), float(params["noise_std_rel"])
         images: dict[str, FloatArray] = {}
         for m, img in case.images.items():
             out = regrid(img)
             if gamma != 1.0:
                 out = min_max_gamma(out, gamma)
             out = out * bias * np.float32(scale)
-            sigma = w * float(np.median(out[foreground(out)])) / snr
+            sigma = noise * float(np.median(out[foreground(out)]))
             rng = modality_rng(int(params["seed"]), m)
             n1 = rng.normal(0.0, sigma, out.shape)
             n2 = rng.normal(0.0, sigma, out.shape)

@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -124,38 +126,56 @@ def _by_model(series: pd.Series) -> dict[str, float]:
     return {str(k): float(v) for k, v in series.items()}
 
 
-def _cell_means(rows: pd.DataFrame, metric: str) -> pd.Series:
-    return rows.groupby(["model", "shift", "severity"])[metric].mean()
+@dataclass(frozen=True)
+class _Means:
+    """Cell means of one metric: ``clean[model]`` (ID cases) and ``shifted[model][shift]`` = [(s, M_s)]."""
+
+    clean: dict[str, float]
+    shifted: dict[str, dict[str, list[tuple[float, float]]]]
 
 
-def _rood(prep: Prepared, settings: StatsSettings, info: MetricInfo, means: pd.Series) -> list[Record]:
-    rows = prep.rows
+def _means(prep: Prepared, metric: str) -> _Means:
+    cube = prep.cube(metric)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN means, handled below
+        means = np.nanmean(cube.values, axis=1)  # (models, conditions) over the cases present
+        id_means = np.nanmean(np.where(cube.case_is_id[None, :, None], cube.values, np.nan), axis=1)
+    clean: dict[str, float] = {}
+    shifted: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for mi, model in enumerate(cube.models):
+        per: dict[str, list[tuple[float, float]]] = {}
+        for ci, (shift, sev) in enumerate(cube.conditions):
+            if shift == CLEAN:
+                clean[model] = float(id_means[mi, ci])
+            elif prep.shift_families.get(shift) != LABEL_NOISE and cube.present[mi, :, ci].any():
+                per.setdefault(shift, []).append((sev, float(means[mi, ci])))
+        shifted[model] = per
+    return _Means(clean, shifted)
+
+
+def _rood(prep: Prepared, settings: StatsSettings, info: MetricInfo, means: _Means) -> list[Record]:
     out: list[Record] = []
-    clean = rows.loc[rows["is_id"]].groupby("model")[info.name].mean()
-    shifted = rows.loc[rows["is_shift"]]
-    for model in sorted(rows["model"].unique()):
-        per_shift: list[tuple[float, float]] = []
-        if model not in clean.index or not np.isfinite(clean[model]):
+    for model in sorted(means.shifted):
+        clean = means.clean.get(model, math.nan)
+        if not np.isfinite(clean):
             out.append(
                 {
                     "kind": "rood",
                     "model": model,
                     "metric": info.name,
                     "shift": "mean",
-                    "note": "no ID clean cases: ROOD-MRI scores undefined",
+                    "note": "no ID clean values: ROOD-MRI scores undefined",
                 }
             )
             continue
-        mshift = shifted.loc[shifted["model"] == model]
-        for shift in sorted(mshift["shift"].unique()):
-            sevs = sorted(mshift.loc[mshift["shift"] == shift, "severity"].unique())
-            vals = [float(means[(model, shift, s)]) for s in sevs]
-            ok = [(s, v) for s, v in zip(sevs, vals, strict=True) if np.isfinite(v)]
+        per_shift: list[tuple[float, float]] = []
+        for shift, sev_values in sorted(means.shifted[model].items()):
+            ok = [(sv, v) for sv, v in sev_values if np.isfinite(v)]
             if not ok:
                 continue
             overall, degradation = rood_scores(
-                float(clean[model]),
-                [s for s, _ in ok],
+                clean,
+                [sv for sv, _ in ok],
                 [v for _, v in ok],
                 alpha=settings.rood_alpha,
                 higher_is_better=info.higher_is_better,
@@ -167,8 +187,8 @@ def _rood(prep: Prepared, settings: StatsSettings, info: MetricInfo, means: pd.S
                     "model": model,
                     "metric": info.name,
                     "shift": shift,
-                    "severities": [severity_value(s) for s, _ in ok],
-                    "clean": float(clean[model]),
+                    "severities": [severity_value(sv) for sv, _ in ok],
+                    "clean": clean,
                     "overall": overall,
                     "degradation": degradation,
                     "alpha": settings.rood_alpha,
@@ -182,7 +202,7 @@ def _rood(prep: Prepared, settings: StatsSettings, info: MetricInfo, means: pd.S
                 "metric": info.name,
                 "shift": "mean",
                 "n_shifts": len(per_shift),
-                "clean": float(clean[model]),
+                "clean": clean,
                 "overall": float(np.mean([o for o, _ in per_shift])) if per_shift else None,
                 "degradation": float(np.mean([d for _, d in per_shift])) if per_shift else None,
                 "alpha": settings.rood_alpha,
@@ -192,77 +212,42 @@ def _rood(prep: Prepared, settings: StatsSettings, info: MetricInfo, means: pd.S
     return out
 
 
-def _mce(prep: Prepared, settings: StatsSettings, info: MetricInfo, means: pd.Series) -> list[Record]:
-    rows = prep.rows
+def _mce(prep: Prepared, settings: StatsSettings, info: MetricInfo, means: _Means) -> list[Record]:
     ref = settings.reference_model
-    models = sorted(rows["model"].unique())
+    base: Record = {"kind": "mce", "metric": info.name, "model": None, "reference_model": ref}
     if ref is None:
-        return [
-            {
-                "kind": "mce",
-                "metric": info.name,
-                "model": None,
-                "reference_model": None,
-                "note": "statistics.reference_model is not set: mCE not computed",
-            }
-        ]
-    if ref not in models:
-        return [
-            {
-                "kind": "mce",
-                "metric": info.name,
-                "model": None,
-                "reference_model": ref,
-                "note": f"reference model {ref!r} is not in the results: mCE not computed",
-            }
-        ]
-    clean = rows.loc[rows["is_id"]].groupby("model")[info.name].mean()
-    shifted = rows.loc[rows["is_shift"]]
+        return [{**base, "note": "statistics.reference_model is not set: mCE not computed"}]
+    if ref not in means.shifted:
+        return [{**base, "note": f"reference model {ref!r} is not in the results: mCE not computed"}]
+    ref_shifts = {shift: dict(v) for shift, v in means.shifted[ref].items()}
     out: list[Record] = []
-    for model in models:
+    for model in sorted(means.shifted):
         ces: list[float] = []
         rels: list[float] = []
-        mshift = shifted.loc[shifted["model"] == model]
-        for shift in sorted(mshift["shift"].unique()):
-            sevs = sorted(mshift.loc[mshift["shift"] == shift, "severity"].unique())
-            pairs = [
-                (means.get((model, shift, s), math.nan), means.get((ref, shift, s), math.nan)) for s in sevs
-            ]
-            if any(not (np.isfinite(a) and np.isfinite(b)) for a, b in pairs):
-                out.append(
-                    {
-                        "kind": "ce",
-                        "model": model,
-                        "metric": info.name,
-                        "shift": shift,
-                        "reference_model": ref,
-                        "note": "a severity lacks values for the model or the reference",
-                    }
-                )
+        for shift, sev_values in sorted(means.shifted[model].items()):
+            ref_sev = ref_shifts.get(shift, {})
+            pairs = [(v, ref_sev.get(sv, math.nan)) for sv, v in sev_values]
+            rec: Record = {
+                "kind": "ce",
+                "model": model,
+                "metric": info.name,
+                "shift": shift,
+                "reference_model": ref,
+            }
+            if not pairs or any(not (np.isfinite(a) and np.isfinite(b)) for a, b in pairs):
+                out.append({**rec, "note": "a severity lacks values for the model or the reference"})
                 continue
             ce, rel = corruption_errors(
-                float(clean.get(model, math.nan)),
+                means.clean.get(model, math.nan),
                 [a for a, _ in pairs],
-                float(clean.get(ref, math.nan)),
+                means.clean.get(ref, math.nan),
                 [b for _, b in pairs],
                 higher_is_better=info.higher_is_better,
             )
             ces.append(ce)
             rels.append(rel)
-            out.append(
-                {
-                    "kind": "ce",
-                    "model": model,
-                    "metric": info.name,
-                    "shift": shift,
-                    "reference_model": ref,
-                    "ce": ce,
-                    "relative_ce": rel,
-                    "note": ""
-                    if np.isfinite(rel)
-                    else "relative CE undefined: the reference's errors do not change under this shift",
-                }
-            )
+            note = "" if np.isfinite(rel) else "relative CE undefined: the reference's error does not change"
+            out.append({**rec, "ce": ce, "relative_ce": rel, "note": note})
         fin_rel = [r for r in rels if np.isfinite(r)]
         out.append(
             {
@@ -455,7 +440,7 @@ def robustness_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
     """All robustness records for every analysed metric (``kind`` tells them apart)."""
     out: list[Record] = []
     for info in prep.metrics:
-        means = _cell_means(prep.rows, info.name)
+        means = _means(prep, info.name)
         out.extend(_rood(prep, settings, info, means))
         out.extend(_mce(prep, settings, info, means))
         out.extend(_worst_groups(prep, info))

@@ -36,7 +36,7 @@ def test_label_and_ignore_stay_on_their_image(name: str, severity: int, phantom_
     shift = make_shift(name)
     params = shift.sample(severity, np.random.default_rng(severity))
     if name == "scanner":  # only the re-gridding moves voxels: keep the intensities in the label's units
-        params.update(gamma=1.0, bias_strength=0.0, intensity_scale=1.0, snr=1e12)
+        params.update(gamma=1.0, bias_strength=0.0, intensity_scale=1.0, noise_std_rel=0.0)
     out = shift.apply(case, params)
     assert out.label.sum() > 0.5 * case.label.sum()
     lab = out.images["lab"] >= 500.0

@@ -1,0 +1,232 @@
+"""Efficiency profile of a model on one case: parameters, FLOPs, latency, peak memory, energy and CO2.
+
+Every quantity comes with ``<key>_method``: how it was obtained, or ``not measured: <reason>`` with the value
+None. Conventions: FLOPs as counted by ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add is 2
+FLOPs; only matmul / convolution / attention kernels are counted, not norms, activations or blending); times
+in seconds; memory in MiB (2**20 bytes); energy in joules; emissions in grams CO2-equivalent. Latency and
+memory include everything :meth:`ModelAdapter.predict` does (normalization, resampling, sliding window,
+TTA, thresholding) on the adapter's device.
+"""
+
+from __future__ import annotations
+
+__all__ = ["count_flops", "peak_memory_mib", "profile_model"]
+
+import contextlib
+import re
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from robusteval.data.case import Case
+from robusteval.models.base import ModelAdapter, TorchSegmenter
+
+MIB = float(2**20)
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def count_flops(network: torch.nn.Module, x: torch.Tensor) -> int:
+    """FLOPs of one forward of ``network`` on ``x`` (FlopCounterMode: a multiply-add counts 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        network(x)
+    return int(counter.get_total_flops())
+
+
+def _status_kib(key: str) -> int:
+    match = re.search(rf"^{key}:\s+(\d+) kB", _STATUS.read_text(), re.MULTILINE)
+    if match is None:
+        raise OSError(f"no {key} in {_STATUS}")
+    return int(match.group(1))
+
+
+@contextlib.contextmanager
+def _rss_peak(result: dict[str, Any]) -> Iterator[None]:
+    """Peak process RSS above the RSS at entry, in ``result['mib']`` with ``result['method']``.
+
+    Linux: reset the high-water mark (``5`` into /proc/self/clear_refs), read VmHWM after. Else psutil RSS
+    sampled every 2 ms by a thread (may miss sub-2 ms peaks). Else nothing."""
+    try:
+        before = _status_kib("VmRSS")
+        _CLEAR_REFS.write_text("5")
+        if _status_kib("VmHWM") > before + 1024:  # the reset did not take
+            raise OSError("VmHWM reset refused")
+    except OSError:
+        pass
+    else:
+        yield
+        result["mib"] = (_status_kib("VmHWM") - before) * 1024 / MIB
+        result["method"] = "process peak RSS − RSS before (Linux VmHWM, reset via /proc/self/clear_refs)"
+        return
+    try:
+        import psutil  # type: ignore[import-untyped,import-not-found]
+    except ImportError:
+        yield
+        result["method"] = "not measured: no /proc/self/clear_refs (Linux) and psutil is not installed"
+        return
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.002):
+            peak[0] = max(peak[0], proc.memory_info().rss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+    peak[0] = max(peak[0], proc.memory_info().rss)
+    result["mib"] = (peak[0] - base) / MIB
+    result["method"] = "process peak RSS − RSS before (psutil, sampled every 2 ms)"
+
+
+def peak_memory_mib(fn: Callable[[], object], device: torch.device) -> tuple[float | None, str]:
+    """Peak memory (MiB) that running ``fn`` adds, and how it was measured.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` − allocated before (tensors through PyTorch's allocator; not the
+    CUDA context nor the allocator's cache). CPU: the process's peak resident set size − RSS before."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        used = (torch.cuda.max_memory_allocated(device) - before) / MIB
+        return used, f"torch.cuda.max_memory_allocated − allocated before, on {device}"
+    result: dict[str, Any] = {}
+    with _rss_peak(result):
+        fn()
+    return result.get("mib"), str(result["method"])
+
+
+def _windows(adapter: TorchSegmenter, case: Case) -> int:
+    """How many windows MONAI's sliding window runs on this case's working grid (counted, not derived)."""
+    from monai.inferers.utils import sliding_window_inference
+
+    s = adapter.settings
+    calls = [0]
+
+    def probe(x: torch.Tensor) -> torch.Tensor:
+        calls[0] += x.shape[0]
+        return x[:, :1]
+
+    grid = torch.zeros((1, 1, *adapter.working_shape(case)))
+    with torch.inference_mode():
+        sliding_window_inference(grid, s.roi_size, 1, probe, overlap=s.overlap, mode="constant")
+    return calls[0]
+
+
+def _energy(
+    run: Callable[[], object], repeats: int, country_iso_code: str | None
+) -> tuple[float | None, float | None, str]:
+    """(joules per case, g CO2eq per case, method): codecarbon's offline tracker around ``repeats`` runs."""
+    if country_iso_code is None:
+        return (
+            None,
+            None,
+            "not measured: no country_iso_code given (codecarbon's offline tracker needs the grid)",
+        )
+    try:
+        from importlib.metadata import version
+
+        from codecarbon import OfflineEmissionsTracker
+    except Exception as exc:
+        return None, None, f"not measured: codecarbon unavailable ({type(exc).__name__}: {exc})"
+    try:
+        tracker = OfflineEmissionsTracker(
+            country_iso_code=country_iso_code, output_methods=[], log_level="error", tracking_mode="process",
+            allow_multiple_runs=True, measure_power_secs=1,
+        )  # fmt: skip
+        tracker.start()
+        try:
+            for _ in range(repeats):
+                run()
+        finally:
+            emissions_kg = tracker.stop()
+        data = tracker.final_emissions_data
+        hardware = ", ".join(getattr(tracker, "_conf", {}).get("hardware", [])) or "unknown hardware"
+    except Exception as exc:  # any failure of the optional tracker: reported, never fatal
+        return None, None, f"not measured: codecarbon failed ({type(exc).__name__}: {exc})"
+    joules = float(data.energy_consumed) * 3.6e6 / repeats
+    grams = float(emissions_kg or 0.0) * 1e3 / repeats
+    method = (
+        f"codecarbon {version('codecarbon')} OfflineEmissionsTracker(country_iso_code={country_iso_code!r}, "
+        f"tracking_mode='process'), mean of {repeats} predict() calls; {hardware}. An estimate, not a meter "
+        "reading, unless the CPU is read through RAPL and the GPU through NVML"
+    )
+    return joules, grams, method
+
+
+def profile_model(
+    adapter: ModelAdapter,
+    case: Case,
+    *,
+    repeats: int = 3,
+    warmup: int = 1,
+    country_iso_code: str | None = None,
+) -> dict[str, Any]:
+    """Efficiency facts of ``adapter`` on ``case`` (see the module docstring for units and conventions).
+
+    Keys (each with ``<key>_method``): ``parameters``; ``flops`` (one forward at the ROI size);
+    ``flops_per_case`` (× sliding windows × TTA passes); ``latency_s`` (median of ``repeats`` predict() calls
+    after ``warmup`` untimed ones; the runs are in ``latency_runs_s``); ``peak_memory_mib`` (one predict());
+    ``energy_j`` and ``co2_g`` per case (codecarbon, only with ``country_iso_code``, ISO 3166 alpha-3).
+    """
+    out: dict[str, Any] = {"model": adapter.name, "adapter": type(adapter).__name__}
+    if isinstance(adapter, TorchSegmenter):
+        device = adapter.torch_device
+        s = adapter.settings
+        roi = (1, len(s.modalities), *s.roi_size)
+        out["device"] = str(device)
+        out["parameters"] = int(sum(p.numel() for p in adapter.network.parameters()))
+        out["parameters_method"] = "sum of numel() over network.parameters() (trainable or not)"
+        out["flops"] = count_flops(adapter.network, torch.zeros(roi, device=device))
+        out["flops_method"] = (
+            f"torch.utils.flop_counter.FlopCounterMode, one forward at roi {roi} (multiply-add = 2)"
+        )
+        windows, passes = _windows(adapter, case), 4 if s.tta_flips else 1
+        out["flops_per_case"] = out["flops"] * windows * passes
+        out["flops_per_case_method"] = (
+            f"flops × {windows} sliding windows (overlap {s.overlap}) on the working grid "
+            f"{adapter.working_shape(case)} × {passes} TTA pass(es)"
+        )
+    else:
+        device = torch.device("cpu")
+        out["device"] = "cpu"
+        reason = f"not applicable: {type(adapter).__name__} runs no network here"
+        for key in ("parameters", "flops", "flops_per_case"):
+            out[key], out[f"{key}_method"] = None, reason
+
+    def run() -> None:
+        adapter.predict(case)
+
+    for _ in range(warmup):
+        run()
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        runs.append(time.perf_counter() - t0)
+    out["latency_s"] = statistics.median(runs)
+    out["latency_runs_s"] = runs
+    out["latency_method"] = (
+        f"median wall time of {repeats} predict() calls after {warmup} warm-up, case {case.case_id} "
+        f"{case.shape} on {device} (time.perf_counter; predict returns host arrays, so GPU work is included)"
+    )
+    out["peak_memory_mib"], out["peak_memory_mib_method"] = peak_memory_mib(run, device)
+    out["energy_j"], out["co2_g"], method = _energy(run, repeats, country_iso_code)
+    out["energy_j_method"] = out["co2_g_method"] = method
+    return out

@@ -1,0 +1,183 @@
+"""Bootstrap intervals: equal to per-cell scipy calls, cluster resampling, fallbacks, coverage."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import robusteval.stats.bootstrap as bootstrap_module
+from robusteval.stats.bootstrap import bootstrap_intervals, bootstrap_mean_differences
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+B = 2000
+
+
+def _scipy_ci(data: tuple[np.ndarray, ...], statistic, *, method: str = "BCa", seed: int = 0, **kw) -> tuple:
+    res = stats.bootstrap(
+        data, statistic, n_resamples=B, vectorized=True, axis=-1, method=method, rng=np.random.default_rng(seed), **kw
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[np.ndarray]:
+    rng = np.random.default_rng(2024)
+    sizes = [12, 15, 15, 15, 20, 20, 31, 12]
+    return [rng.beta(5, 2, n) for n in sizes] + [rng.lognormal(0, 1, 17)]
+
+
+@pytest.mark.parametrize("method", ["BCa", "percentile"])
+def test_intervals_equal_scipy_per_cell(samples: list[np.ndarray], method: str) -> None:
+    ours = bootstrap_intervals(samples, statistics=("mean", "median"), n_resamples=B, method=method, seed=7)
+    for x, m, md in zip(samples, ours["mean"], ours["median"], strict=True):
+        lo, hi = _scipy_ci((x,), np.mean, method=method, seed=7)
+        assert m.low == pytest.approx(lo, rel=1e-12, abs=1e-14)
+        assert m.high == pytest.approx(hi, rel=1e-12, abs=1e-14)
+        assert m.estimate == pytest.approx(float(np.mean(x)), rel=1e-15)
+        lo, hi = _scipy_ci((x,), np.median, method=method, seed=7)
+        assert (md.low, md.high) == (lo, hi)  # order statistics: exactly equal
+        assert md.estimate == float(np.median(x))
+        assert m.method == method
+        assert m.n == len(x)
+        assert m.note == ""
+
+
+def test_standard_error_is_bootstrap_sd(samples: list[np.ndarray]) -> None:
+    x = samples[1]
+    ours = bootstrap_intervals([x], n_resamples=B, seed=3)["mean"][0]
+    res = stats.bootstrap((x,), np.mean, n_resamples=B, vectorized=True, axis=-1, rng=np.random.default_rng(3))
+    assert ours.std_error == pytest.approx(float(res.standard_error), rel=1e-10)
+
+
+def test_result_does_not_depend_on_other_cells_or_chunking(
+    samples: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = bootstrap_intervals(samples[2:3], statistics=("mean", "median"), n_resamples=B, seed=1)
+    monkeypatch.setattr(bootstrap_module, "_CHUNK_VALUES", B)  # one cell per scipy call
+    together = bootstrap_intervals(samples, statistics=("mean", "median"), n_resamples=B, seed=1)
+    for stat in ("mean", "median"):
+        assert (together[stat][2].low, together[stat][2].high) == (alone[stat][0].low, alone[stat][0].high)
+
+
+def test_two_sample_difference_equals_scipy() -> None:
+    rng = np.random.default_rng(5)
+    xs = [rng.normal(0.8, 0.05, 14), rng.normal(0.7, 0.1, 9)]
+    ys = [rng.normal(0.7, 0.08, 10), rng.normal(0.7, 0.1, 21)]
+    ours = bootstrap_mean_differences(xs, ys, n_resamples=B, seed=11)
+
+    def diff(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.mean(y, axis=axis) - np.mean(x, axis=axis)
+
+    for x, y, ci in zip(xs, ys, ours, strict=True):
+        lo, hi = _scipy_ci((x, y), diff, seed=11)
+        assert ci.estimate == pytest.approx(float(y.mean() - x.mean()))
+        assert ci.low == pytest.approx(lo, rel=1e-10)
+        assert ci.high == pytest.approx(hi, rel=1e-10)
+
+
+def test_cluster_mean_equals_scipy_cluster_resampling() -> None:
+    """Resampling whole clusters = scipy's paired bootstrap of (cluster sum, cluster size) with a ratio."""
+    rng = np.random.default_rng(9)
+    sizes = rng.integers(1, 4, 10)
+    labels = np.repeat(np.arange(10), sizes)
+    values = rng.normal(0.7, 0.1, len(labels)) + np.repeat(rng.normal(0, 0.1, 10), sizes)
+    ours = bootstrap_intervals([values], clusters=[labels], n_resamples=B, seed=4)["mean"][0]
+    sums = np.bincount(labels, weights=values)
+    counts = np.bincount(labels).astype(float)
+
+    def ratio(s: np.ndarray, n: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.sum(s, axis=axis) / np.sum(n, axis=axis)
+
+    lo, hi = _scipy_ci((sums, counts), ratio, seed=4, paired=True)
+    assert ours.low == pytest.approx(lo, rel=1e-10)
+    assert ours.high == pytest.approx(hi, rel=1e-10)
+    assert ours.n_clusters == 10
+    assert ours.estimate == pytest.approx(values.mean())
+
+
+def test_cluster_median_matches_expanded_resamples() -> None:
+    """The clustered median kernel equals np.median of the cases of the drawn clusters."""
+    rng = np.random.default_rng(21)
+    sizes = rng.integers(1, 5, 8)
+    labels = np.repeat(np.arange(8), sizes)
+    values = rng.normal(0, 1, len(labels))
+    cells = bootstrap_module._Cells([values], [labels], 8)
+    idx = rng.integers(0, 8, (200, 8))
+    got = cells.median(idx)[0]
+    want = [np.median(np.concatenate([values[labels == c] for c in row])) for row in idx]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_cluster_bootstrap_wider_than_naive_with_duplicated_subjects() -> None:
+    rng = np.random.default_rng(3)
+    subject_means = rng.normal(0.75, 0.08, 12)
+    values = np.repeat(subject_means, 3) + rng.normal(0, 0.005, 36)  # 3 near-copies per subject
+    subjects = np.repeat(np.arange(12), 3)
+    naive = bootstrap_intervals([values], n_resamples=B, seed=0)["mean"][0]
+    clustered = bootstrap_intervals([values], clusters=[subjects], n_resamples=B, seed=0)["mean"][0]
+    naive_w, clustered_w = naive.high - naive.low, clustered.high - clustered.low
+    # With 12 independent subjects instead of 36 cases the interval is about sqrt(3) wider.
+    assert clustered_w > 1.4 * naive_w
+    assert clustered.n_clusters == 12
+    assert naive.n_clusters == 36
+
+
+def test_degenerate_cells_have_stated_fallbacks() -> None:
+    cells = [[], [0.4], [0.2, 0.6], [0.5, 0.5, 0.5, 0.5], [0.1, 0.5, 0.9]]
+    res = bootstrap_intervals(cells, statistics=("mean", "median"), n_resamples=B)
+    empty, one, two, equal, ok = res["mean"]
+    assert empty.method == "none"
+    assert math.isnan(empty.estimate)
+    assert "no values" in empty.note
+    assert (one.method, one.estimate) == ("none", 0.4)
+    assert math.isnan(one.low)
+    assert "n=1" in one.note
+    assert (two.method, two.low, two.high) == ("range", 0.2, 0.6)
+    assert "n=2" in two.note
+    assert (equal.method, equal.low, equal.high) == ("degenerate", 0.5, 0.5)
+    assert "equal" in equal.note
+    assert ok.method == "BCa"
+    for interval in [*res["mean"], *res["median"]]:
+        if math.isnan(interval.low):
+            assert interval.note, "a NaN interval must say why"
+
+
+def test_bca_undefined_falls_back_to_percentile() -> None:
+    """Heavily tied data: jackknife medians are all equal, so BCa's acceleration is 0/0."""
+    x = np.array([0.5] * 7 + [0.7, 0.2])
+    res = bootstrap_intervals([x], statistics=("median",), n_resamples=B, seed=0)["median"][0]
+    assert res.method == "percentile"
+    assert "BCa undefined" in res.note
+    lo, hi = _scipy_ci((x,), np.median, method="percentile", seed=0)
+    assert (res.low, res.high) == (lo, hi)
+
+
+def test_too_few_clusters_resample_cases() -> None:
+    x = np.array([0.1, 0.4, 0.5, 0.9, 0.3])
+    res = bootstrap_intervals([x], clusters=[np.array(["s1", "s1", "s2", "s2", "s2"])], n_resamples=B)["mean"][0]
+    assert "cluster" in res.note
+    assert res.n_clusters == 5
+    assert res.method == "BCa"
+
+
+def test_coverage_of_the_mean_interval() -> None:
+    """Several hundred data sets of n=20, normal and skewed (Beta(5, 2), DSC-like): BCa coverage of the mean.
+
+    Theory for the plain bootstrap at n = 20 (normal data): P(|t_19| < 1.96 * sqrt(19/20)) = 0.929; a run
+    of 4000 data sets gave 0.924 (normal) and 0.930 (Beta(5, 2)). The band below allows for that known
+    small-sample under-coverage and ~3 standard errors of simulation noise.
+    """
+    rng = np.random.default_rng(20240601)
+    n_sets = 800
+    for draw, true_mean in (
+        (lambda: rng.normal(0.7, 0.1, 20), 0.7),
+        (lambda: rng.beta(5, 2, 20), 5 / 7),
+    ):
+        data = [draw() for _ in range(n_sets)]
+        intervals = bootstrap_intervals(data, n_resamples=B, seed=1)["mean"]
+        coverage = np.mean([i.low <= true_mean <= i.high for i in intervals])
+        assert 0.90 <= coverage <= 0.97, coverage
