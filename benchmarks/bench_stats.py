@@ -2,7 +2,9 @@
 
 Ours: ``robusteval.stats.bootstrap_intervals``, vectorized over all cells (one ``scipy.stats.bootstrap``
 call per group of cells with equal n). Peer: the per-cell loop, one ``scipy.stats.bootstrap`` call per cell
-and statistic with the same seed. Both give the same intervals; the largest difference is printed.
+and statistic with the same seed. Both give the same intervals; the largest difference, relative to the
+interval's width, is printed (mean: resamples that permute the sample count as exact ties with the estimate
+in ours, by rounding in scipy's; median: exactly equal).
 """
 
 from __future__ import annotations
@@ -77,14 +79,15 @@ def run() -> list[BenchRow]:
         ours = np.array([(i.low, i.high) for i in ours_result[name]])
         peer = np.array(peer_result[name])
         # The peer's BCa is undefined (NaN) where scipy warns; ours then uses the percentile fallback.
-        ok = np.isfinite(peer).all(axis=1)
-        diffs[name] = float(np.max(np.abs(ours[ok] - peer[ok]))) if ok.any() else float("nan")
+        ok = np.isfinite(peer).all(axis=1) & (peer[:, 1] > peer[:, 0])
+        rel = np.abs(ours[ok] - peer[ok]).max(axis=1) / (peer[ok, 1] - peer[ok, 0])
+        diffs[name] = float(rel.max()) if ok.any() else float("nan")
     return [
         BenchRow(
             name=f"bootstrap CIs mean+median, {len(samples)} cells",
             ours_s=ours_s,
             peer="scipy.bootstrap per-cell loop",
             peer_s=peer_s,
-            goal=f">=30x; max|dCI| mean {diffs['mean']:.1e}, median {diffs['median']:.1e}",
+            goal=f">=30x; max |dCI|/width: mean {diffs['mean']:.1e}, median {diffs['median']:.1e}",
         )
     ]

@@ -116,7 +116,8 @@ def run_protocol(
         plan=plan, models=models, base_dir=protocol_path.resolve().parent, metrics=list(protocol.metrics.panel),
         metric_config=MetricConfig(**protocol.metrics.config_fields()),
         device=protocol.execution.device, workers=protocol.execution.workers,
-        threads=protocol.execution.threads_per_worker, address=protocol.execution.address,
+        threads=protocol.execution.threads_per_worker, gpus_per_worker=protocol.execution.gpus_per_worker,
+        address=protocol.execution.address,
     )  # fmt: skip
     store = ItemStore(out_dir / "items.jsonl")
     if fresh:

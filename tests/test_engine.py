@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, EngineJob, ModelSpecLite, make_plan
+from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import load_protocol
 
@@ -24,7 +28,7 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> EngineJob:
         base_dir=ROOT / "protocols",
         metrics=["dsc", "hd95"],
         metric_config=MetricConfig(),
-        device="cpu",
+        device="auto",  # the CPU here; on the fake GPUs Ray still assigns distinct ids
         workers=2,
     )
 
@@ -43,18 +47,84 @@ def test_plan_pairs_every_shifted_item_with_its_clean_twin(job: EngineJob) -> No
     assert len({i.seed for i in shifted}) == len(shifted)  # an independent, recorded seed per item
 
 
-def test_local_and_ray_give_identical_rows(job: EngineJob) -> None:
-    def strip(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-        return [{k: v for k, v in r.items() if k != "inference_s"} for r in rows]
+def _collect(engine: str, job: EngineJob, on_case: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
 
-    def collect(engine: str) -> list[dict[str, object]]:
-        rows: list[dict[str, object]] = []
-        ENGINES.get(engine)().run(job, lambda n, r: rows.extend(r))
-        order = {(i.record.case_id, i.condition, i.severity): k for k, i in enumerate(job.plan.items)}
-        return sorted(rows, key=lambda r: (order[(r["case_id"], r["shift"], r["severity"])], r["model"]))  # type: ignore[index]
+    def collect(n: int, case_rows: list[dict[str, Any]]) -> None:
+        rows.extend(case_rows)
+        if on_case is not None:
+            on_case(case_rows)
 
-    local = collect("local")
-    ray_rows = collect("ray")
+    ENGINES.get(engine)().run(job, collect)
+    order = {(i.record.case_id, i.condition, i.severity): k for k, i in enumerate(job.plan.items)}
+    return sorted(rows, key=lambda r: (order[(r["case_id"], r["shift"], r["severity"])], r["model"]))
+
+
+def _results(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in TIMING_COLUMNS} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def ray_with_fake_gpus() -> Iterator[None]:
+    """A local Ray with 2 CPUs and 2 fake GPUs (CI has no GPU; torch stays on the CPU)."""
+    import ray
+
+    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_rows(job: EngineJob) -> list[dict[str, Any]]:
+    return _collect("local", job)
+
+
+def test_local_and_ray_give_identical_rows_on_distinct_fake_gpus(
+    job: EngineJob, local_rows: list[dict[str, Any]], ray_with_fake_gpus: None
+) -> None:
+    local = local_rows
+    ray_rows = _collect("ray", job)
     assert len(local) == len(job.plan.items) == 8
-    assert strip(local) == strip(ray_rows)
     assert all(r["status"] == "ok" for r in local)
+    assert _results(local) == _results(ray_rows)
+    workers = {str(r["worker"]) for r in ray_rows}
+    assert len(workers) == 2, workers  # both model actors received work
+    gpu_ids = {w.rsplit(":gpu", 1)[1] for w in workers}
+    assert gpu_ids == {"0", "1"}  # each actor holds its own (fake) GPU
+
+
+def _ray_worker_pids() -> set[int]:
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmd.startswith(b"ray::_Worker"):
+                pids.add(int(proc.name))
+    return pids
+
+
+def test_a_worker_killed_mid_run_is_restarted_and_the_run_completes(
+    job: EngineJob, local_rows: list[dict[str, Any]], ray_with_fake_gpus: None
+) -> None:
+    killed: list[int] = []
+
+    def kill_the_busy_worker(case_rows: list[dict[str, Any]]) -> None:
+        if killed:
+            return
+        just_finished = int(str(case_rows[0]["worker"]).split(":")[1])
+        busy = sorted(_ray_worker_pids() - {just_finished})
+        assert busy, "no other worker process found"
+        os.kill(busy[0], signal.SIGKILL)
+        killed.append(busy[0])
+
+    rows = _collect("ray", job, kill_the_busy_worker)
+    assert killed
+    assert len(rows) == 8
+    assert all(r["status"] == "ok" for r in rows)  # the lost case was retried on a restarted actor
+    assert _results(rows) == _results(local_rows)
+    pids = {int(str(r["worker"]).split(":")[1]) for r in rows}
+    assert killed[0] not in pids  # the killed process delivered nothing: its case ran again elsewhere
+    assert len(pids) == 2  # the surviving worker and the restarted one

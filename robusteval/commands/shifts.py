@@ -36,9 +36,17 @@ def _display_modality(case: Case) -> str:
     return "flair" if "flair" in case.images else sorted(case.images)[0]
 
 
-def _draw(ax: Any, case: Case, modality: str) -> None:
-    """The mid-slice along array axis 2 of ``modality`` (x to the right, y up) with the label's outline."""
-    z = case.shape[2] // 2
+def _slice_fraction(case: Case) -> float:
+    """Where to cut along array axis 2, as a fraction of the axis: the slice with the most lesion voxels
+    (the middle slice when the label is empty)."""
+    counts = case.label.sum(axis=(0, 1))
+    z = int(np.argmax(counts)) if counts.any() else case.shape[2] // 2
+    return z / max(case.shape[2] - 1, 1)
+
+
+def _draw(ax: Any, case: Case, modality: str, fraction: float) -> None:
+    """The slice at ``fraction`` of array axis 2 of ``modality`` (x to the right, y up), label outlined."""
+    z = round(fraction * (case.shape[2] - 1))
     img: NDArray[np.float32] = case.images[modality][:, :, z].T
     lo, hi = np.percentile(img, [0.5, 99.5]) if img.size else (0.0, 1.0)
     sx, sy, _ = case.spacing_mm
@@ -52,8 +60,9 @@ def _draw(ax: Any, case: Case, modality: str) -> None:
 
 
 def shift_gallery(case: Case, conditions: Sequence[Condition], severities: Sequence[int], seed: int) -> Figure:
-    """A grid: one row per condition, the clean case then one column per severity, of the FLAIR (or first
-    modality) mid-slice along array axis 2 with the label outline in red.
+    """A grid: one row per condition, the clean case then one column per severity, of one FLAIR (or first
+    modality) slice across array axis 2 with the label outline in red. The slice is the clean case's with
+    the most lesion voxels, taken at the same fraction of the axis in every panel (grids may change).
 
     Parameters are drawn as the engine draws them (``seed_for(seed, case_id, condition, severity)``), so the
     panels show the volumes a run evaluates. The caller closes the figure.
@@ -61,6 +70,7 @@ def shift_gallery(case: Case, conditions: Sequence[Condition], severities: Seque
     if not conditions:
         raise RobustEvalError("shift_gallery: no conditions to draw")
     modality = _display_modality(case)
+    fraction = _slice_fraction(case)
     columns = [0, *[int(s) for s in severities if int(s) != 0]]
     fig, axes = plt.subplots(len(conditions), len(columns), figsize=(1.9 * len(columns), 2.0 * len(conditions)),
                              squeeze=False)  # fmt: skip
@@ -71,11 +81,11 @@ def shift_gallery(case: Case, conditions: Sequence[Condition], severities: Seque
             else:
                 params = sample_condition(condition, severity, seed_for(seed, case.case_id, condition.name, severity))
                 shown = apply_condition(case, condition, params)
-            _draw(ax, shown, modality)
+            _draw(ax, shown, modality, fraction)
             ax.set_title("clean" if severity == 0 else f"severity {severity}", fontsize=8)
         row[0].set_ylabel(f"{condition.name}\n[{condition.family}]", fontsize=8)
-    fig.suptitle(f"{case.case_id}: {modality} mid-slice (axis 2), label outline in red", fontsize=9)
-    fig.tight_layout()
+    fig.suptitle(f"{case.case_id}: {modality}, slice {fraction:.0%} along axis 2, label outline in red", fontsize=9)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.3 / fig.get_figheight()))
     return fig
 
 

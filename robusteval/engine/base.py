@@ -40,6 +40,7 @@ class EngineJob:
     device: str
     workers: int
     threads: int = 1  # torch threads per worker: equal in every engine, so results are bitwise identical
+    gpus_per_worker: float | None = None  # None: the cluster's GPUs shared evenly by the workers
     address: str | None = None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 __all__ = ["LocalEngine"]
 
+import os
+
 from robusteval.engine.base import ENGINES, Engine, EngineJob, OnCase, load_models, torch_threads
 from robusteval.engine.work import evaluate_case
 
@@ -14,8 +16,12 @@ class LocalEngine(Engine):
     def run(self, job: EngineJob, on_case: OnCase) -> None:
         with torch_threads(job.threads):
             models = load_models(job.models, job.base_dir, job.device)
+            identity = f"local:{os.getpid()}"
             for items in job.plan.by_case().values():
-                on_case(len(items), evaluate_case(items, job.plan.conditions, models, job.metrics, job.metric_config))
+                rows = evaluate_case(items, job.plan.conditions, models, job.metrics, job.metric_config)
+                for row in rows:
+                    row["worker"] = identity
+                on_case(len(items), rows)
 
 
 ENGINES.add("local", LocalEngine)

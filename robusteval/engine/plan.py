@@ -24,7 +24,7 @@ RESULT_COLUMNS = (
 )  # fmt: skip
 # Measured, not computed: kept in the item store and summarized in summary.json, never in cases.csv, so that
 # cases.csv is identical between engines and between an interrupted-and-resumed and an uninterrupted run.
-TIMING_COLUMNS = ("inference_s",)
+TIMING_COLUMNS = ("inference_s", "worker")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = ["RayEngine"]
 
 import os
+import socket
 from typing import Any
 
 from robusteval.engine.base import ENGINES, Engine, EngineJob, OnCase, load_models
@@ -25,14 +26,21 @@ class _Worker:
     def __init__(self, job: EngineJob) -> None:
         import torch
 
+        import ray
+
         torch.set_num_threads(job.threads)
         self.job = job
+        self.cases = list(job.plan.by_case().values())
         self.models = load_models(job.models, job.base_dir, job.device)
+        gpus = ",".join(str(g) for g in ray.get_gpu_ids())
+        self.identity = f"{socket.gethostname()}:{os.getpid()}" + (f":gpu{gpus}" if gpus else "")
 
     def evaluate(self, case_index: int) -> tuple[int, list[dict[str, Any]]]:
-        items = list(self.job.plan.by_case().values())[case_index]
-        return case_index, evaluate_case(items, self.job.plan.conditions, self.models, self.job.metrics,
-                                         self.job.metric_config)  # fmt: skip
+        rows = evaluate_case(self.cases[case_index], self.job.plan.conditions, self.models, self.job.metrics,
+                             self.job.metric_config)  # fmt: skip
+        for row in rows:
+            row["worker"] = self.identity
+        return case_index, rows
 
     def pid(self) -> int:
         return os.getpid()
@@ -53,7 +61,7 @@ class RayEngine(Engine):
             gpus = float(ray.cluster_resources().get("GPU", 0))
             use_gpu = gpus > 0 and job.device != "cpu"
             n_workers = job.workers
-            per_worker_gpu = min(1.0, gpus / n_workers) if use_gpu else 0.0
+            per_worker_gpu = (job.gpus_per_worker or min(1.0, gpus / n_workers)) if use_gpu else 0.0
             device = "cuda" if use_gpu and torch.cuda.is_available() else ("cpu" if not use_gpu else job.device)
             worker_job = job if device == job.device else EngineJob(**{**job.__dict__, "device": device})
             actor_cls = ray.remote(num_cpus=job.threads, num_gpus=per_worker_gpu, max_restarts=MAX_RESTARTS,

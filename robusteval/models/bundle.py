@@ -27,7 +27,7 @@ from robusteval.models.base import (
     checkpoint_sha256,
     resolve,
 )
-from robusteval.models.monai_net import load_state_dict
+from robusteval.models.monai_net import load_weights
 
 OWN_KEYS = {"bundle", "config", "weights", "network_key"}
 CONFIG_CANDIDATES = ("configs/inference.json", "configs/inference.yaml", "configs/inference.yml")
@@ -144,7 +144,7 @@ class BundleNetwork(TorchSegmenter):
             raise ValueError(
                 f"model {self.name}: {self.network_key!r} is a {type(net).__name__}, not a torch module"
             )
-        net.load_state_dict(load_state_dict(self.weights_path()))
+        load_weights(net, self.weights_path(), self.name)
         return net
 
     def fingerprint(self) -> str:

@@ -13,6 +13,9 @@ from __future__ import annotations
 __all__ = ["count_flops", "peak_memory_mib", "profile_model"]
 
 import contextlib
+import ctypes
+import ctypes.util
+import logging
 import re
 import statistics
 import threading
@@ -48,12 +51,24 @@ def _status_kib(key: str) -> int:
     return int(match.group(1))
 
 
+def _malloc_trim() -> str:
+    """Return free heap memory to the OS (glibc only); a note for the method, empty when not done."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return ""
+    return "; free heap trimmed first with malloc_trim"
+
+
 @contextlib.contextmanager
 def _rss_peak(result: dict[str, Any]) -> Iterator[None]:
     """Peak process RSS above the RSS at entry, in ``result['mib']`` with ``result['method']``.
 
-    Linux: reset the high-water mark (``5`` into /proc/self/clear_refs), read VmHWM after. Else psutil RSS
-    sampled every 2 ms by a thread (may miss sub-2 ms peaks). Else nothing."""
+    Free heap pages are first returned to the OS (glibc ``malloc_trim``), else memory reused from an earlier
+    run would not show. Linux: reset the high-water mark (``5`` into /proc/self/clear_refs), read VmHWM after.
+    Else psutil RSS sampled every 2 ms by a thread (may miss sub-2 ms peaks). Else nothing."""
+    trimmed = _malloc_trim()
     try:
         before = _status_kib("VmRSS")
         _CLEAR_REFS.write_text("5")
@@ -64,7 +79,9 @@ def _rss_peak(result: dict[str, Any]) -> Iterator[None]:
     else:
         yield
         result["mib"] = (_status_kib("VmHWM") - before) * 1024 / MIB
-        result["method"] = "process peak RSS − RSS before (Linux VmHWM, reset via /proc/self/clear_refs)"
+        result["method"] = (
+            f"process peak RSS − RSS before (Linux VmHWM, reset via /proc/self/clear_refs{trimmed})"
+        )
         return
     try:
         import psutil  # type: ignore[import-untyped,import-not-found]
@@ -90,7 +107,7 @@ def _rss_peak(result: dict[str, Any]) -> Iterator[None]:
         thread.join()
     peak[0] = max(peak[0], proc.memory_info().rss)
     result["mib"] = (peak[0] - base) / MIB
-    result["method"] = "process peak RSS − RSS before (psutil, sampled every 2 ms)"
+    result["method"] = f"process peak RSS − RSS before (psutil, sampled every 2 ms{trimmed})"
 
 
 def peak_memory_mib(fn: Callable[[], object], device: torch.device) -> tuple[float | None, str]:
@@ -145,23 +162,30 @@ def _energy(
         from codecarbon import OfflineEmissionsTracker
     except Exception as exc:
         return None, None, f"not measured: codecarbon unavailable ({type(exc).__name__}: {exc})"
+    logger = logging.getLogger("codecarbon")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # its init messages come before log_level applies
     try:
         tracker = OfflineEmissionsTracker(
             country_iso_code=country_iso_code, output_methods=[], log_level="error", tracking_mode="process",
             allow_multiple_runs=True, measure_power_secs=1,
         )  # fmt: skip
         tracker.start()
-        try:
-            for _ in range(repeats):
-                run()
-        finally:
-            emissions_kg = tracker.stop()
-        data = tracker.final_emissions_data
-        hardware = ", ".join(getattr(tracker, "_conf", {}).get("hardware", [])) or "unknown hardware"
     except Exception as exc:  # any failure of the optional tracker: reported, never fatal
-        return None, None, f"not measured: codecarbon failed ({type(exc).__name__}: {exc})"
+        logger.setLevel(level)
+        return None, None, f"not measured: codecarbon failed to start ({type(exc).__name__}: {exc})"
+    try:
+        for _ in range(repeats):
+            run()
+    finally:
+        emissions_kg = tracker.stop()
+        logger.setLevel(level)
+    data = getattr(tracker, "final_emissions_data", None)
+    if emissions_kg is None or data is None:
+        return None, None, "not measured: codecarbon returned no measurement (see its log)"
+    hardware = ", ".join(getattr(tracker, "_conf", {}).get("hardware", [])) or "unknown hardware"
     joules = float(data.energy_consumed) * 3.6e6 / repeats
-    grams = float(emissions_kg or 0.0) * 1e3 / repeats
+    grams = float(emissions_kg) * 1e3 / repeats
     method = (
         f"codecarbon {version('codecarbon')} OfflineEmissionsTracker(country_iso_code={country_iso_code!r}, "
         f"tracking_mode='process'), mean of {repeats} predict() calls; {hardware}. An estimate, not a meter "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MonaiNetwork", "load_state_dict"]
+__all__ = ["MonaiNetwork", "load_state_dict", "load_weights"]
 
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,16 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
 
 
+def load_weights(net: torch.nn.Module, path: Path, model: str) -> None:
+    """Load the state dict at ``path`` into ``net`` (strict); ValueError naming the model on a mismatch."""
+    state = load_state_dict(path)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        msg = " ".join(str(exc).split())
+        raise ValueError(f"model {model}: checkpoint {path} does not fit the network: {msg[:500]}") from None
+
+
 def monai_class(name: str) -> type[torch.nn.Module]:
     from monai.networks import nets
 
@@ -62,7 +72,7 @@ class MonaiNetwork(TorchSegmenter):
 
     def build(self) -> torch.nn.Module:
         net = monai_class(str(self.params["architecture"]))(**dict(self.params.get("kwargs", {})))
-        net.load_state_dict(load_state_dict(self.checkpoint_path()))
+        load_weights(net, self.checkpoint_path(), self.name)
         return net
 
     def fingerprint(self) -> str:

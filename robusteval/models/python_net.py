@@ -11,7 +11,7 @@ with ``torch.load(weights_only=True)``. The module is code, trusted like the pro
 
 from __future__ import annotations
 
-__all__ = ["PythonNetwork", "load_function", "local_module_file"]
+__all__ = ["PythonNetwork", "load_function", "local_module_file", "module_origin"]
 
 import hashlib
 import importlib
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from robusteval.models.base import ADAPTERS, TorchSegmenter, check_settings_params, checkpoint_sha256, resolve
-from robusteval.models.monai_net import load_state_dict
+from robusteval.models.monai_net import load_weights
 
 OWN_KEYS = {"function", "kwargs", "checkpoint"}
 
@@ -65,14 +65,16 @@ def _load_file(path: Path, module: str, base_dir: Path) -> ModuleType:
     mod = importlib.util.module_from_spec(spec)
     sys.modules[unique] = mod
     entry = str(base_dir.resolve())
-    sys.path.insert(0, entry)
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
     try:
         spec.loader.exec_module(mod)
     except BaseException:
         del sys.modules[unique]
         raise
     finally:
-        if entry in sys.path:  # the module may have edited sys.path itself: remove our entry, not index 0
+        if added and entry in sys.path:  # by value: the module may have edited sys.path itself
             sys.path.remove(entry)
     return mod
 
@@ -166,7 +168,7 @@ class PythonNetwork(TorchSegmenter):
                 "not a torch.nn.Module"
             )
         if "checkpoint" in self.params:
-            net.load_state_dict(load_state_dict(resolve(self.params["checkpoint"], self.base_dir)))
+            load_weights(net, resolve(self.params["checkpoint"], self.base_dir), self.name)
         return net
 
     def fingerprint(self) -> str:

@@ -207,6 +207,9 @@ class ExecutionSpec(_Spec):
     workers: int = Field(default=2, ge=1, description="parallel model workers (Ray actors)")
     threads_per_worker: int = Field(default=1, ge=1, description="torch CPU threads per worker (also local)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    gpus_per_worker: float | None = Field(
+        default=None, gt=0, description="GPU share per Ray worker (0.5: two replicas per GPU); default: even split"
+    )
 
 
 class ReportSpec(_Spec):

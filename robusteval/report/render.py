@@ -1,98 +1,1046 @@
 """Render ``index.html`` from a run dir's ``summary.json`` and ``cases.csv`` (no recomputation).
 
-jinja2 with autoescape on: every user-supplied string (model, case, site, shift names) is escaped.
-Figures are embedded as PNG data URIs, so the report is one file that needs no network.
+jinja2 with autoescape on: every user-supplied string (model, case, site, shift names) is escaped. Figures are
+embedded as PNG data URIs, so the report is one file that needs no network. Each section is built by one
+``_section_*`` function from the run's records; a section whose inputs are absent carries a one-line
+``missing`` reason instead of vanishing. Optional run-dir files are embedded when present: ``examples/*.png``,
+``gallery.png`` (shift x severity gallery) and ``data_preview.png`` (dataset preview).
 """
 
 from __future__ import annotations
 
-__all__ = ["render_report"]
+__all__ = ["SECTIONS", "build_context", "render_report"]
 
+import base64
 import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
+from matplotlib.figure import Figure
 
-from robusteval.report.figures import degradation_figure, figure_to_data_uri
+from robusteval.report import figures as F
 
 TEMPLATES = Path(__file__).parent / "templates"
+SECTIONS = (
+    ("verdict", "Verdict"),
+    ("id-vs-ood", "In distribution vs out of distribution"),
+    ("degradation", "Degradation under shifts"),
+    ("differences", "Paired differences"),
+    ("distributions", "Distributions, significance and rank stability"),
+    ("lesion-size", "Small vs large lesions"),
+    ("label-noise", "Label noise"),
+    ("efficiency", "Efficiency"),
+    ("examples", "Examples"),
+    ("data", "Data"),
+    ("provenance", "Provenance"),
+)
+"""(anchor, title) of the report's sections, in order."""
+
+SIZE_BINS = {"lesion_recall_small": "small", "lesion_recall_medium": "medium", "lesion_recall_large": "large"}
+STRING_COLUMNS = ("model", "family", "case_id", "subject_id", "site", "scanner", "split", "shift", "shift_family",
+                  "status", "error", "shift_params", "metric_notes")  # fmt: skip
+NON_METRIC_COLUMNS = {*STRING_COLUMNS, "severity", "seed", "inference_s"}
+MAX_EMBED_BYTES = 3 * 2**20
+MAX_FAILED_LISTED = 300
+MAX_FOREST_ROWS = 48
+MAX_EXTRA_DEGRADATION_METRICS = 3
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EFFICIENCY_FIELDS = (
+    ("parameters", "parameters", "count"),
+    ("flops", "FLOPs / forward", "count"),
+    ("flops_per_case", "FLOPs / case", "count"),
+    ("latency_s", "latency (s)", "num"),
+    ("peak_memory_mib", "peak memory (MiB)", "num"),
+    ("peak_memory_mb", "peak memory (MB)", "num"),
+    ("energy_j", "energy (J)", "num"),
+    ("energy_kwh", "energy (kWh)", "num"),
+    ("co2_g", "CO2-eq (g)", "num"),
+)
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+# --- formatting -------------------------------------------------------------------------------------------
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fmt_num(value: Any) -> str:
+    """A metric value: 3 decimals below 10, fewer above; ``n/a`` for missing or non-finite values."""
+    if not _finite(value):
+        return "n/a" if value is None or isinstance(value, float) else str(value)
+    v = float(value)
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.1f}"
+    if abs(v) >= 10:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def fmt_p(value: Any) -> str:
+    """A p-value: ``<0.001`` or three decimals; ``n/a`` when not tested."""
+    if not _finite(value):
+        return "n/a"
+    return "<0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
+def fmt_ci(low: Any, high: Any) -> str:
+    """``[low, high]``, or ``no CI`` when either bound is missing."""
+    return f"[{fmt_num(low)}, {fmt_num(high)}]" if _finite(low) and _finite(high) else "no CI"
+
+
+def fmt_count(value: Any) -> str:
+    """Large counts with an SI suffix (``31.0 M``, ``1.20 G``)."""
+    if not _finite(value):
+        return "n/a"
+    v = float(value)
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g} {suffix}"
+    return f"{v:g}"
+
+
+def _fmt_any(value: Any) -> str:
+    if value is None:
         return "n/a"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return fmt_num(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value)
     return str(value)
 
 
-def _condition(row: pd.Series) -> str:
-    return "clean" if row["shift"] == "clean" else f"{row['shift']} s{int(row['severity'])}"
+# --- the run ----------------------------------------------------------------------------------------------
 
 
-def _verdict(cells: pd.DataFrame, metric: str, higher_is_better: bool) -> list[dict[str, Any]]:
-    """Best model in distribution and under OOD conditions (mean over OOD cells) for the headline metric."""
-    m = cells[cells["metric"] == metric]
-    out = []
-    for label, part in (("in distribution", m[m["split"] == "id"]), ("out of distribution", m[m["split"] == "ood"])):
-        if part.empty:
+@dataclass(frozen=True)
+class _Run:
+    """A run dir's contents, plus the orderings every section shares."""
+
+    dir: Path
+    summary: dict[str, Any]
+    cases: pd.DataFrame
+    cells: pd.DataFrame
+    headline: str
+    metrics: list[str]
+    models: list[str]  # best in distribution first
+    families: dict[str, str]
+    ood_sites: list[str]
+    level: float
+    correction: str
+
+    def records(self, key: str, kind: str | None = None, **match: Any) -> list[dict[str, Any]]:
+        out = [r for r in self.summary.get(key) or [] if isinstance(r, dict)]
+        if kind is not None:
+            out = [r for r in out if r.get("kind") == kind]
+        return [r for r in out if all(r.get(k) == v for k, v in match.items())]
+
+    def hib(self, metric: str) -> bool:
+        """Whether higher is better for ``metric`` (the data record, else the registry, else True)."""
+        for r in self.records("data", "summary"):
+            if f"higher_is_better:{metric}" in r:
+                return bool(r[f"higher_is_better:{metric}"])
+        from robusteval.metrics import METRICS
+
+        return bool(METRICS.get(metric).higher_is_better) if metric in METRICS else True
+
+    def sign(self, metric: str) -> float:
+        return 1.0 if self.hib(metric) else -1.0
+
+    def direction(self, metric: str) -> str:
+        return "higher is better" if self.hib(metric) else "lower is better"
+
+    def label(self, shift: Any, severity: Any, split: Any = "ood", site: Any = None) -> str:
+        """Display label of a condition: ``ID clean``, ``site B``, ``OOD sites (pooled)``, ``motion@2``."""
+        if shift == "clean":
+            if split == "id":
+                return "ID clean"
+            if site is not None and not (isinstance(site, float) and math.isnan(site)):
+                return f"site {site}"
+            return f"site {self.ood_sites[0]}" if len(self.ood_sites) == 1 else "OOD sites (pooled)"
+        sev = float(severity) if _finite(severity) else math.nan
+        return f"{shift}@{int(sev) if sev.is_integer() else sev:g}" if math.isfinite(sev) else str(shift)
+
+    def label_of(self, rec: Mapping[str, Any]) -> str:
+        return self.label(rec.get("shift"), rec.get("severity"), rec.get("split", "ood"), rec.get("site"))
+
+    def order_key(self, rec: Mapping[str, Any]) -> tuple[int, str, float]:
+        """ID clean, pooled sites, single sites, simulated shifts, then label noise."""
+        shift = rec.get("shift")
+        if shift == "clean":
+            if rec.get("split", "ood") == "id":
+                return (0, "", 0.0)
+            site = rec.get("site")
+            return (1, "", 0.0) if site is None else (2, str(site), 0.0)
+        noise = rec.get("shift_family") == "label_noise" or self.is_noise(str(shift))
+        sev = float(rec["severity"]) if _finite(rec.get("severity")) else 0.0
+        return (4 if noise else 3, str(shift), sev)
+
+    def is_noise(self, shift: str) -> bool:
+        fam = self.cases.loc[self.cases["shift"] == shift, "shift_family"]
+        return bool(len(fam)) and bool((fam == "label_noise").any())
+
+    def key_conditions(self, recs: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Labels of ID clean, the OOD sites (pooled) and each simulated shift at its highest severity."""
+        keep: dict[str, tuple[int, str, float]] = {}
+        top: dict[str, float] = {}
+        for r in recs:
+            key = self.order_key(r)
+            if key[0] == 4 or key[0] == 2:
+                continue
+            if key[0] == 3:
+                if key[2] < top.get(key[1], -math.inf):
+                    continue
+                top[key[1]] = key[2]
+                keep = {k: v for k, v in keep.items() if not (v[0] == 3 and v[1] == key[1])}
+            keep[self.label_of(r)] = key
+        return sorted(keep, key=lambda k: keep[k])
+
+
+def _read_cases(path: Path) -> pd.DataFrame:
+    """cases.csv with identifier columns kept as written (``"NA"`` stays a name) and metrics as floats."""
+    header = pd.read_csv(path, nrows=0).columns
+    dtypes = {c: str for c in STRING_COLUMNS if c in header}
+    cases = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
+    for c in dtypes:
+        cases[c] = cases[c].fillna("")
+    for c in cases.columns:
+        if c not in NON_METRIC_COLUMNS:
+            cases[c] = pd.to_numeric(cases[c], errors="coerce")
+    if "severity" in cases:
+        cases["severity"] = pd.to_numeric(cases["severity"], errors="coerce")
+    return cases
+
+
+def _load(run_dir: Path) -> _Run:
+    summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    cases = _read_cases(run_dir / "cases.csv")
+    cells = pd.DataFrame(summary.get("cells") or [])
+    protocol = summary.get("protocol") or {}
+    settings = (summary.get("settings") or [{}])[0]
+    headline = str((protocol.get("report") or {}).get("headline_metric") or settings.get("headline_metric", "dsc"))
+    panel = list((protocol.get("metrics") or {}).get("panel") or settings.get("metrics") or [])
+    metrics = [headline, *[m for m in panel if m != headline]] if headline in panel else panel
+    families = {str(m): str(f) for m, f in cases.groupby("model")["family"].first().items()} if len(cases) else {}
+    for r in summary.get("cells") or []:
+        families.setdefault(str(r.get("model")), str(r.get("family")))
+    ood_sites = sorted({str(s) for s in cases.loc[(cases["shift"] == "clean") & (cases["split"] != "id"), "site"]})
+    level = float(settings.get("confidence_level") or (protocol.get("statistics") or {}).get("confidence_level", 0.95))
+    run = _Run(run_dir, summary, cases, cells, headline, metrics, sorted(families), families, ood_sites, level,
+               str(settings.get("multiple_testing") or "holm"))  # fmt: skip
+    id_means = _id_means(run, headline)
+    sign = run.sign(headline)
+    ordered = sorted(run.models, key=lambda m: (-sign * id_means[m]["mean"] if m in id_means else math.inf, m))
+    return _Run(run_dir, summary, cases, cells, headline, metrics, ordered, families, ood_sites, level,
+                run.correction)  # fmt: skip
+
+
+def _id_means(run: _Run, metric: str) -> dict[str, dict[str, Any]]:
+    """model -> the ID clean cell record of ``metric`` (finite means only)."""
+    return {
+        str(r["model"]): r
+        for r in run.records("cells", metric=metric, shift="clean", split="id", site=None)
+        if _finite(r.get("mean"))
+    }
+
+
+def _figure(fig: Figure | None, title: str, alt: str | None = None) -> dict[str, str] | None:
+    return None if fig is None else {"uri": F.figure_to_data_uri(fig), "title": title, "alt": alt or title}
+
+
+def _embed(path: Path) -> tuple[dict[str, str] | None, str | None]:
+    """A PNG file as a figure dict, or the reason it is not embedded."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"{path.name}: not readable ({exc.strerror})"
+    if not data.startswith(PNG_SIGNATURE):
+        return None, f"{path.name}: not a PNG file"
+    if len(data) > MAX_EMBED_BYTES:
+        return None, f"{path.name}: {len(data) / 2**20:.1f} MiB, over the {MAX_EMBED_BYTES // 2**20} MiB limit"
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return {"uri": uri, "title": path.stem, "alt": path.stem}, None
+
+
+def _pair(run: _Run, metric: str, rec_filter: Mapping[str, Any], a: str, b: str) -> dict[str, Any] | None:
+    """The pairwise record of ``a`` vs ``b`` oriented as ``a - b`` (None when there is none)."""
+    for r in run.records("model_vs_model", "pairwise", metric=metric, **rec_filter):
+        if {r.get("model_a"), r.get("model_b")} != {a, b}:
             continue
-        by_model = part.groupby("model")["mean"].mean()
-        best = by_model.idxmax() if higher_is_better else by_model.idxmin()
-        out.append({"label": label, "model": best, "value": by_model[best],
-                    "others": {k: v for k, v in by_model.items() if k != best}})  # fmt: skip
+        flip = r.get("model_a") != a
+        diff, lo, hi = r.get("diff"), r.get("ci_low"), r.get("ci_high")
+        if flip:
+            diff = -diff if _finite(diff) else diff
+            lo, hi = (-hi if _finite(hi) else hi), (-lo if _finite(lo) else lo)
+        return {**r, "a": a, "b": b, "diff": diff, "ci_low": lo, "ci_high": hi}
+    return None
+
+
+def _comparison(run: _Run, pair: dict[str, Any] | None, metric: str) -> dict[str, Any] | None:
+    if pair is None:
+        return None
+    better = _finite(pair.get("diff")) and run.sign(metric) * float(pair["diff"]) > 0
+    return {
+        "other": pair["b"],
+        "diff": fmt_num(pair.get("diff")),
+        "ci": fmt_ci(pair.get("ci_low"), pair.get("ci_high")),
+        "p": fmt_p(pair.get("p_adjusted")),
+        "significant": pair.get("significant"),
+        "better": better,
+        "correction": pair.get("correction") or run.correction,
+        "family_size": pair.get("family_size"),
+        "n": pair.get("n"),
+        "where": None,
+    }
+
+
+def _status(run: _Run, metric: str, diff: Any, significant: Any) -> str:
+    """CSS class of a difference: better/worse when significant, ns-better/ns-worse when not, nt untested."""
+    if not _finite(diff) or float(diff) == 0:
+        return "nt" if significant is None else "ns"
+    direction = "better" if run.sign(metric) * float(diff) > 0 else "worse"
+    if significant is True:
+        return direction
+    return "nt" if significant is None else f"ns-{direction}"
+
+
+# --- sections ---------------------------------------------------------------------------------------------
+
+
+def _item(label: str, model: str, run: _Run, **fields: Any) -> dict[str, Any]:
+    """A verdict card: every key the template reads, with defaults."""
+    base = {"label": label, "model": model, "family": run.families.get(model, "?"), "value": "n/a", "ci": None,
+            "basis": "", "comparison": None, "tally": None, "details": []}  # fmt: skip
+    return {**base, **fields}
+
+
+def _section_verdict(run: _Run) -> dict[str, Any]:
+    h = run.headline
+    sign = run.sign(h)
+    out: dict[str, Any] = {"metric": h, "direction": run.direction(h), "items": [], "missing": None}
+    id_cells = _id_means(run, h)
+    if not id_cells:
+        out["missing"] = f"No successful in-distribution results for {h}: no verdict."
+    ranked = [m for m in run.models if m in id_cells]
+    if ranked:
+        best = ranked[0]
+        c = id_cells[best]
+        comp = _comparison(run, _pair(run, h, {"condition": "clean", "split": "id"}, best, ranked[1]), h) \
+            if len(ranked) > 1 else None  # fmt: skip
+        out["items"].append(_item(
+            "Best in distribution", best, run, value=fmt_num(c["mean"]), ci=fmt_ci(c.get("ci_low"), c.get("ci_high")),
+            basis=f"mean {h} on the ID clean test cases (n = {c.get('n')})", comparison=comp,
+            details=[] if len(ranked) > 1 else ["Only one model: nothing to compare."],
+        ))  # fmt: skip
+    ood = _ood_verdict(run)
+    if ood is not None:
+        out["items"].append(ood)
+    robust = _robust_verdict(run)
+    if robust is not None:
+        out["items"].append(robust)
+    out["family"] = _family_verdict(run, id_cells, sign)
+    out["checks"] = [
+        {"status": str(r.get("status", "ERROR")), "check": r.get("check", ""), "model": r.get("model") or "all",
+         "message": r.get("message", "")}
+        for r in run.records("checks")
+    ]  # fmt: skip
+    out["checks_missing"] = None if out["checks"] else "This protocol declares no checks."
+    counts = {s: sum(c["status"] == s for c in out["checks"]) for s in ("PASS", "WARN", "FAIL", "ERROR")}
+    out["check_counts"] = {k: v for k, v in counts.items() if v}
     return out
 
 
-def render_report(run_dir: Path) -> Path:
-    """Write ``run_dir/index.html``; returns its path."""
+def _ood_cells(run: _Run, metric: str) -> pd.DataFrame:
+    c = run.cells
+    if c.empty:
+        return c
+    m = c[(c["metric"] == metric) & c["site"].isna() & c["mean"].notna()]
+    return m[~((m["shift"] == "clean") & (m["split"] == "id")) & (m["shift_family"] != "label_noise")]
+
+
+def _ood_verdict(run: _Run) -> dict[str, Any] | None:
+    h = run.headline
+    sign = run.sign(h)
+    ood = _ood_cells(run, h)
+    if ood.empty:
+        return None
+    ood = ood.assign(_label=[run.label(s, v, sp) for s, v, sp in zip(ood["shift"], ood["severity"], ood["split"],
+                                                                       strict=True)])  # fmt: skip
+    per_model = {str(m): set(g["_label"]) for m, g in ood.groupby("model")}
+    common = set.intersection(*per_model.values()) if per_model else set()
+    conds = sorted(common, key=lambda lab: run.order_key(_first(ood[ood["_label"] == lab])))
+    if not conds:
+        return None
+    part = ood[ood["_label"].isin(common)]
+    means = part.groupby("model")["mean"].mean()
+    ranked = sorted(means.index.astype(str), key=lambda m: (-sign * float(means[m]), m))
+    best = ranked[0]
+    details = []
+    if len(common) < max(len(v) for v in per_model.values()):
+        details.append("Only the OOD conditions every model has are averaged.")
+    best_cells = part[part["model"] == best]
+    worst = best_cells.loc[(sign * best_cells["mean"]).idxmin()]
+    details.append(f"Worst OOD condition for {best}: {run.label(worst['shift'], worst['severity'], worst['split'])} "
+                   f"{fmt_num(worst['mean'])} {fmt_ci(worst['ci_low'], worst['ci_high'])}.")  # fmt: skip
+    site_cell = part[(part["model"] == best) & (part["shift"] == "clean")]
+    if not site_cell.empty:
+        s = site_cell.iloc[0]
+        details.append(f"Natural site shift ({run.label('clean', 0, 'ood')}): {fmt_num(s['mean'])} "
+                       f"{fmt_ci(s['ci_low'], s['ci_high'])}.")  # fmt: skip
+    comp = None
+    tally = None
+    if len(ranked) > 1:
+        other = ranked[1]
+        n_better = n_sig = n_worse_sig = n_tested = 0
+        for lab in conds:
+            rec = _first(part[part["_label"] == lab])
+            pair = _pair(run, h, {"condition": rec["condition"], "split": rec["split"]}, best, other)
+            if pair is None or not _finite(pair.get("diff")):
+                continue
+            n_tested += 1
+            better = sign * float(pair["diff"]) > 0
+            n_better += better
+            n_sig += bool(better and pair.get("significant") is True)
+            n_worse_sig += bool(not better and pair.get("significant") is True)
+        tally = {"other": other, "n": n_tested, "better": n_better, "significant": n_sig,
+                 "worse_significant": n_worse_sig, "diff": fmt_num(float(means[best]) - float(means[other]))}  # fmt: skip
+        if site_cell.shape[0]:
+            comp = _comparison(run, _pair(run, h, {"condition": "clean", "split": "ood"}, best, other), h)
+            if comp is not None:
+                comp["where"] = run.label("clean", 0, "ood")
+    return _item(
+        "Best out of distribution", best, run, value=fmt_num(means[best]),
+        basis=f"mean {h} over {len(conds)} OOD condition(s), each weighted equally "
+              f"({', '.join(conds[:6])}{', ...' if len(conds) > 6 else ''})",
+        comparison=comp, tally=tally, details=details,
+    )  # fmt: skip
+
+
+def _first(frame: pd.DataFrame) -> dict[str, Any]:
+    return {str(k): v for k, v in frame.iloc[0].to_dict().items()}
+
+
+def _robust_verdict(run: _Run) -> dict[str, Any] | None:
+    h = run.headline
+    rood = [r for r in run.records("robustness", "rood", metric=h, shift="mean") if _finite(r.get("degradation"))]
+    ivo = run.records("id_vs_ood", metric=h)
+    if rood:
+        ranked = sorted(rood, key=lambda r: (float(r["degradation"]), str(r["model"])))
+        best = ranked[0]
+        basis = (f"ROOD-MRI degradation of {h} (severity-weighted mean of clean - shifted, over "
+                 f"{best.get('n_shifts', '?')} simulated shift(s); + = worse)")  # fmt: skip
+        value, ci = fmt_num(best["degradation"]), None
+        others = [f"{r['model']} {fmt_num(r['degradation'])}" for r in ranked[1:]]
+    else:
+        site = [r for r in ivo if r.get("kind") == "site" and _finite(r.get("degradation"))]
+        pooled = [r for r in site if r.get("site") is None] or site
+        if not pooled:
+            return None
+        ranked = sorted(pooled, key=lambda r: (float(r["degradation"]), str(r["model"])))
+        best = ranked[0]
+        basis = f"drop of mean {h} from ID clean to {run.label_of(best)} (+ = worse)"
+        value = fmt_num(best["degradation"])
+        lo, hi = -run.sign(h) * best["ci_high"], -run.sign(h) * best["ci_low"]
+        ci = fmt_ci(*sorted((lo, hi))) if _finite(best.get("ci_low")) and _finite(best.get("ci_high")) else None
+        others = [f"{r['model']} {fmt_num(r['degradation'])}" for r in ranked[1:]]
+    model = str(best["model"])
+    details = []
+    if others:
+        details.append("Others: " + ", ".join(others) + ". The statistics do not test differences in degradation "
+                       "between models; see the per-condition ID-vs-OOD tests below.")  # fmt: skip
+    for r in ranked[:2]:
+        recs = [x for x in ivo if x.get("model") == r["model"] and x.get("p_adjusted") is not None]
+        n_sig = sum(1 for x in recs if x.get("significant") is True and _finite(x.get("degradation"))
+                    and float(x["degradation"]) > 0)  # fmt: skip
+        if recs:
+            details.append(f"{r['model']}: significant drop in {n_sig} of {len(recs)} OOD condition(s) "
+                           f"({recs[0].get('correction') or run.correction}-adjusted).")  # fmt: skip
+    return _item("Most robust (smallest degradation)", model, run, value=value, ci=ci, basis=basis, details=details)
+
+
+def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float) -> dict[str, Any]:
+    fams = sorted(set(run.families.values()))
+    out: dict[str, Any] = {"families": fams, "rows": [], "terms": [], "note": None, "fit": None}
+    if len(fams) < 2:
+        out["note"] = (f"Only one model family ({', '.join(fams) or 'none'}) in this run: it cannot answer "
+                       "\u201cViT or CNN?\u201d.")  # fmt: skip
+    ood = _ood_cells(run, run.headline)
+    ood_means = ood.groupby("model")["mean"].mean() if not ood.empty else pd.Series(dtype=float)
+    for fam in fams:
+        members = [m for m in run.models if run.families.get(m) == fam]
+        best_id = next((m for m in members if m in id_cells), None)
+        ood_members = [m for m in members if m in ood_means.index]
+        best_ood = min(ood_members, key=lambda m: -sign * float(ood_means[m])) if ood_members else None
+        out["rows"].append({
+            "family": fam, "models": ", ".join(members),
+            "best_id": best_id, "best_id_value": fmt_num(id_cells[best_id]["mean"]) if best_id else "n/a",
+            "best_ood": best_ood, "best_ood_value": fmt_num(ood_means[best_ood]) if best_ood else "n/a",
+        })  # fmt: skip
+    mixed = run.records("mixed_effects", metric=run.headline)
+    fit = next((r for r in mixed if r.get("kind") == "fit"), None)
+    skipped = next((r for r in mixed if r.get("kind") == "skipped"), None)
+    if fit is not None:
+        out["fit"] = {"formula": fit.get("formula", ""), "converged": fit.get("converged"),
+                      "note": fit.get("note", "")}  # fmt: skip
+        for r in mixed:
+            term = str(r.get("term", ""))
+            if r.get("kind") == "coefficient" and term.startswith("family[") and ":" not in term:
+                out["terms"].append(_term_row(run, r))
+    elif skipped is not None and len(fams) >= 2:
+        out["note"] = f"Mixed model not fitted: {skipped.get('note', '')}"
+    return out
+
+
+def _term_row(run: _Run, r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "term": r.get("term", ""),
+        "estimate": fmt_num(r.get("estimate")),
+        "ci": fmt_ci(r.get("ci_low"), r.get("ci_high")),
+        "p": fmt_p(r.get("p_adjusted")),
+        "significant": r.get("significant"),
+        "cls": _status(run, run.headline, r.get("estimate"), r.get("significant")),
+        "note": r.get("note", ""),
+    }
+
+
+def _section_id_vs_ood(run: _Run) -> dict[str, Any]:
+    out: dict[str, Any] = {"metrics": [], "missing": None}
+    if run.cells.empty:
+        out["missing"] = "No metric cells: every work item failed."
+        return out
+    for metric in run.metrics:
+        id_cells = _id_means(run, metric)
+        blocks = []
+        for model in run.models:
+            c = id_cells.get(model)
+            rows = []
+            recs = sorted(run.records("id_vs_ood", metric=metric, model=model), key=run.order_key)
+            for r in recs:
+                cell = _ood_cell(run, metric, r)
+                rows.append({
+                    "condition": run.label_of(r), "n": r.get("n_ood"),
+                    "mean": fmt_num(cell.get("mean") if cell else r.get("mean_ood")),
+                    "ci": fmt_ci(cell.get("ci_low"), cell.get("ci_high")) if cell else "no CI",
+                    "diff": fmt_num(r.get("diff")), "diff_ci": fmt_ci(r.get("ci_low"), r.get("ci_high")),
+                    "p": fmt_p(r.get("p_adjusted")), "significant": r.get("significant"),
+                    "cls": _status(run, metric, r.get("diff"), r.get("significant")),
+                    "kind": "paired (same cases)" if r.get("kind") == "paired" else "two-sample",
+                    "note": r.get("note", ""),
+                })  # fmt: skip
+            if c is None and not rows:
+                continue
+            blocks.append({
+                "model": model, "family": run.families.get(model, "?"),
+                "id_mean": fmt_num(c["mean"]) if c else "n/a",
+                "id_ci": fmt_ci(c.get("ci_low"), c.get("ci_high")) if c else "no CI",
+                "id_n": c.get("n") if c else 0, "id_note": c.get("note", "") if c else "", "rows": rows,
+            })  # fmt: skip
+        worst = [
+            {"model": r.get("model"), "grouping": r.get("grouping"), "avg": fmt_num(r.get(f"{metric}_avg")),
+             "wg": fmt_num(r.get(f"{metric}_wg")), "group": r.get("worst_group") or "n/a",
+             "n_groups": r.get("n_groups"), "note": r.get("note", "")}
+            for r in run.records("robustness", "worst_group", metric=metric)
+        ]  # fmt: skip
+        if blocks or worst:
+            out["metrics"].append({"metric": metric, "unit": _unit(metric), "direction": run.direction(metric),
+                                   "blocks": blocks, "worst": worst,
+                                   "has_ood": any(b["rows"] for b in blocks)})  # fmt: skip
+    if not out["metrics"]:
+        out["missing"] = "No metric cells: every work item failed."
+    return out
+
+
+def _unit(metric: str) -> str:
     from robusteval.metrics import METRICS
 
-    summary = json.loads((run_dir / "summary.json").read_text())
-    cases = pd.read_csv(run_dir / "cases.csv", keep_default_na=True)
-    cells = pd.DataFrame(summary.get("cells", []))
-    headline = summary["protocol"]["report"]["headline_metric"]
-    metrics = summary["protocol"]["metrics"]["panel"]
-    tables = []
-    if not cells.empty:
-        cells = cells.sort_values(["model", "split", "shift", "severity"])
-        for metric in metrics:
-            part = cells[cells["metric"] == metric].copy()
-            part["condition"] = part.apply(_condition, axis=1)
-            rows = [
-                {"model": r["model"], "condition": r["condition"], "split": r["split"], "n": r["n"],
-                 "mean": _fmt(r["mean"]), "ci": f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"}  # fmt: skip
-                for _, r in part.iterrows()
-            ]
-            info = METRICS.get(metric) if metric in METRICS else None
-            tables.append({"metric": metric, "rows": rows, "unit": getattr(info, "unit", ""),
-                           "direction": "higher is better" if getattr(info, "higher_is_better", True)
-                           else "lower is better"})  # fmt: skip
-    figures = []
-    if not cells.empty:
-        fig = degradation_figure(cells, headline)
-        if fig is not None:
-            figures.append({"title": f"{headline} against severity (mean, 95% CI)", "uri": figure_to_data_uri(fig)})
-    failed = cases[cases["status"] == "failed"][["model", "case_id", "shift", "severity", "error"]]
-    hib = METRICS.get(headline).higher_is_better if headline in METRICS else True
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)  # fmt: skip
-    env.filters["fmt"] = _fmt
-    html = env.get_template("index.html.j2").render(
-        summary=summary,
-        protocol=summary["protocol"],
-        provenance=summary["provenance"],
-        headline=headline,
-        verdict=_verdict(cells, headline, hib) if not cells.empty else [],
-        tables=tables,
-        figures=figures,
-        failed=failed.to_dict("records"),
-        n_rows=len(cases),
-        sites=cases.groupby("site")["case_id"].nunique().to_dict(),
-        protocol_json=json.dumps(summary["protocol"], indent=2),
+    return str(getattr(METRICS.get(metric), "unit", "")) if metric in METRICS else ""
+
+
+def _ood_cell(run: _Run, metric: str, rec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The cell record of an ID-vs-OOD record's OOD side."""
+    model = rec.get("model")
+    if rec.get("kind") == "site":
+        site = rec.get("site")
+        cands = run.records("cells", metric=metric, model=model, shift="clean", split="ood", site=site)
+        if not cands and len(run.ood_sites) == 1:
+            cands = run.records("cells", metric=metric, model=model, shift="clean", split="ood", site=None)
+    else:
+        cands = [c for c in run.records("cells", metric=metric, model=model, shift=rec.get("shift"), site=None)
+                 if c.get("severity") == rec.get("severity")]  # fmt: skip
+    return cands[0] if cands else None
+
+
+def _section_degradation(run: _Run) -> dict[str, Any]:
+    out: dict[str, Any] = {"figures": [], "extra": [], "missing": None}
+    c = run.cells
+    shifted = c[(c["shift"] != "clean") & (c["shift_family"] != "label_noise")] if not c.empty else c
+    if shifted.empty:
+        out["missing"] = "This run has no simulated shifts, so there are no degradation curves."
+        return out
+    h = run.headline
+    level = f"{run.level:.0%}"
+    fig = _figure(F.degradation_figure(c, h, run.models), f"{h} against severity per shift (mean, {level} CI band; "
+                  "severity 0 is the ID clean cell)")  # fmt: skip
+    if fig:
+        out["figures"].append(fig)
+    rood = pd.DataFrame(run.records("robustness", "rood"))
+    if not rood.empty and "degradation" in rood:
+        heat = _figure(F.degradation_heatmap(rood, h, run.models),
+                       f"{h}: ROOD-MRI degradation per model and shift (severity weights alpha^s; + = worse)")  # fmt: skip
+        if heat:
+            out["figures"].append(heat)
+    extra = [m for m in run.metrics if m != h and m in set(shifted["metric"])][:MAX_EXTRA_DEGRADATION_METRICS]
+    for metric in extra:
+        f = _figure(F.degradation_figure(c, metric, run.models), f"{metric} against severity per shift")
+        if f:
+            out["extra"].append(f)
+    out["extra_note"] = (f"Curves for the first {MAX_EXTRA_DEGRADATION_METRICS} other metrics; all metrics are in "
+                         "the tables of section 2.") if len(run.metrics) - 1 > len(extra) else ""  # fmt: skip
+    return out
+
+
+def _forest_rows(run: _Run, metric: str, recs: list[dict[str, Any]],
+                 label: Callable[[dict[str, Any]], str]) -> tuple[pd.DataFrame, str]:  # fmt: skip
+    """Forest rows for ``recs`` (ordered by condition); when too many, only the key conditions."""
+    recs = [r for r in recs if run.order_key(r)[0] != 4]
+    note = ""
+    if len(recs) > MAX_FOREST_ROWS:
+        keep = set(run.key_conditions(recs))
+        recs = [r for r in recs if run.label_of(r) in keep]
+        note = "Showing ID clean, the OOD sites and each shift at its highest severity (all rows: section 2)."
+    recs = sorted(recs, key=run.order_key)
+    rows = pd.DataFrame(
+        {
+            "label": [label(r) for r in recs],
+            "estimate": [r.get("diff") for r in recs],
+            "ci_low": [r.get("ci_low") for r in recs],
+            "ci_high": [r.get("ci_high") for r in recs],
+            "status": [_status(run, metric, r.get("diff"), r.get("significant")) for r in recs],
+        }
     )
-    out = run_dir / "index.html"
+    return rows, note
+
+
+def _section_differences(run: _Run) -> dict[str, Any]:
+    h = run.headline
+    out: dict[str, Any] = {"figures": [], "notes": [], "missing": None, "mixed": None, "mixed_missing": None}
+    pairs = [dict(r) for r in run.records("model_vs_model", "pairwise", metric=h)]
+    rank = {m: i for i, m in enumerate(run.models)}
+    if pairs:
+        for r in pairs:  # orient every pair as (better-ranked in distribution) - (worse-ranked)
+            a, b = str(r["model_a"]), str(r["model_b"])
+            if rank.get(a, 0) > rank.get(b, 0):
+                r.update(_pair(run, h, {"condition": r["condition"], "split": r["split"]}, b, a) or {})
+                r["model_a"], r["model_b"] = b, a
+        pairs.sort(key=lambda r: (rank.get(r["model_a"], 0), rank.get(r["model_b"], 0)))
+        rows, note = _forest_rows(run, h, pairs, lambda r: f"{r['model_a']} - {r['model_b']} | {run.label_of(r)}")
+        fig = _figure(F.forest_figure(rows, f"{h} difference (first - second model); {run.direction(h)}"),
+                      f"Model vs model: paired differences of {h} per condition with {run.level:.0%} CIs; "
+                      "filled = significant after correction (green: first model better, red: worse)")  # fmt: skip
+        if fig:
+            out["figures"].append(fig)
+        if note:
+            out["notes"].append(note)
+    else:
+        out["notes"].append("Model vs model: fewer than two models in this run, so there are no paired differences.")
+    ivo = [r for r in run.records("id_vs_ood", metric=h)]
+    ivo.sort(key=lambda r: rank.get(r.get("model"), 0))
+    if ivo:
+        rows, note = _forest_rows(run, h, ivo, lambda r: f"{r['model']} | {run.label_of(r)}")
+        fig = _figure(F.forest_figure(rows, f"{h}: OOD - ID clean; {run.direction(h)}"),
+                      f"ID vs OOD: difference of {h} per model and OOD condition with {run.level:.0%} CIs; filled = "
+                      "significant after correction (red: worse OOD)")  # fmt: skip
+        if fig:
+            out["figures"].append(fig)
+        if note:
+            out["notes"].append(note)
+    else:
+        out["notes"].append("ID vs OOD: this run has no OOD conditions with an ID clean reference.")
+    mixed = run.records("mixed_effects", metric=h)
+    fit = next((r for r in mixed if r.get("kind") == "fit"), None)
+    if fit is not None:
+        out["mixed"] = {
+            "formula": fit.get("formula", ""), "n_obs": fit.get("n_obs"), "n_groups": fit.get("n_groups"),
+            "converged": fit.get("converged"), "warnings": fit.get("warnings") or [], "note": fit.get("note", ""),
+            "dropped": fit.get("dropped_terms") or [],
+            "terms": [_term_row(run, r) for r in mixed if r.get("kind") == "coefficient"],
+        }  # fmt: skip
+    else:
+        skipped = next((r for r in mixed if r.get("kind") == "skipped"), None)
+        out["mixed_missing"] = f"Mixed model not fitted: {skipped.get('note', '')}" if skipped \
+            else "No mixed-model records in this run."  # fmt: skip
+    if not pairs and not ivo:
+        out["missing"] = "Nothing to compare: one model and no OOD conditions."
+    return out
+
+
+def _section_distributions(run: _Run) -> dict[str, Any]:
+    h = run.headline
+    out: dict[str, Any] = {"figures": [], "notes": [], "taus": [], "missing": None}
+    if h not in run.cases:
+        out["missing"] = f"cases.csv has no {h} column."
+        return out
+    fig = _figure(F.distribution_figure(run.cases, h, run.models),
+                  f"Per-case {h} by model: box (quartiles, whiskers 1.5 IQR) and points (cases)")  # fmt: skip
+    if fig:
+        out["figures"].append(fig)
+    else:
+        out["notes"].append(f"No successful per-case {h} values to plot.")
+    if len(run.models) < 2:
+        out["notes"].append("Only one model: no significance map or rank stability.")
+        return out
+    sig = run.records("model_vs_model", "significance", metric=h)
+    if sig:
+        conds = run.key_conditions(sig)[:8]
+        frame = pd.DataFrame(sig).assign(panel=[run.label_of(r) for r in sig])
+        f = _figure(F.significance_map_figure(frame, conds, run.models),
+                    f"Significance maps ({h}): filled where the row model is significantly better than the column "
+                    f"model (one-sided Wilcoxon, {run.correction}-adjusted within each condition)")  # fmt: skip
+        if f:
+            out["figures"].append(f)
+    else:
+        out["notes"].append("No significance-map records in this run.")
+    ranks = run.records("ranks", "rank", metric=h)
+    if ranks:
+        labels = sorted({run.label_of(r): run.order_key(r) for r in ranks}.items(), key=lambda kv: kv[1])
+        conds = [k for k, _ in labels]
+        if len(conds) > 12:
+            conds = run.key_conditions(ranks)
+        frame = pd.DataFrame(ranks).assign(panel=[run.label_of(r) for r in ranks])
+        f = _figure(F.rank_blob_figure(frame, conds, run.models),
+                    f"Rank stability ({h}): disc area = bootstrap probability of each rank; black = median rank "
+                    f"and {run.level:.0%} interval")  # fmt: skip
+        if f:
+            out["figures"].append(f)
+    out["taus"] = [
+        {"condition": run.label_of(r), "tau": fmt_num(r.get("tau_median")), "ci": fmt_ci(r.get("tau_ci_low"),
+         r.get("tau_ci_high")), "n_cases": r.get("n_cases"), "note": r.get("note", "")}
+        for r in sorted(run.records("ranks", "kendall_tau", metric=h), key=run.order_key)
+    ]  # fmt: skip
+    skipped = run.records("ranks", "skipped")
+    if skipped and not ranks:
+        out["notes"].append(f"Ranking skipped: {skipped[0].get('note', '')}")
+    return out
+
+
+def _section_lesion_size(run: _Run) -> dict[str, Any]:
+    bins = {m: lab for m, lab in SIZE_BINS.items() if m in run.metrics}
+    out: dict[str, Any] = {"figures": [], "rows": [], "bins": list(bins.values()), "missing": None}
+    if not bins:
+        out["missing"] = ("This run does not measure lesion recall by size (add lesion_recall_small, _medium and "
+                          "_large to the metric panel).")  # fmt: skip
+        return out
+    c = run.cells
+    part = c[c["metric"].isin(list(bins)) & c["site"].isna()] if not c.empty else c
+    if part.empty:
+        out["missing"] = "No lesion-recall cells (every item failed, or no case has lesions of these sizes)."
+        return out
+    recs = [_first(part.iloc[[i]]) for i in range(len(part))]
+    labels = [run.label_of(r) for r in recs]
+    keep = run.key_conditions(recs)
+    frame = part.assign(panel=labels)
+    frame = frame[frame["panel"].isin(keep)]
+    frame = frame.iloc[sorted(range(len(frame)), key=lambda i: keep.index(frame["panel"].iloc[i]))]
+    fig = _figure(F.lesion_size_figure(frame, bins, run.models),
+                  f"Lesion recall by lesion size per model (mean, {run.level:.0%} CI): ID clean, OOD sites and each "
+                  "shift at its highest severity")  # fmt: skip
+    if fig:
+        out["figures"].append(fig)
+    shifted = part[(part["shift"] != "clean") & (part["shift_family"] != "label_noise")]
+    clean = part[(part["shift"] == "clean") & (part["split"] == "id")]
+    for model in run.models:
+        row: dict[str, Any] = {"model": model, "family": run.families.get(model, "?"), "values": []}
+        for metric in bins:
+            cc = clean[(clean["model"] == model) & (clean["metric"] == metric)]
+            ss = shifted[(shifted["model"] == model) & (shifted["metric"] == metric)]["mean"]
+            row["values"].append({
+                "clean": fmt_num(cc["mean"].iloc[0]) if len(cc) else "n/a",
+                "clean_ci": fmt_ci(cc["ci_low"].iloc[0], cc["ci_high"].iloc[0]) if len(cc) else "",
+                "shifted": fmt_num(float(ss.mean())) if ss.notna().any() else "n/a",
+            })  # fmt: skip
+        out["rows"].append(row)
+    fam_rows = []
+    for fam in sorted(set(run.families.values())):
+        members = [m for m in run.models if run.families.get(m) == fam]
+        vals = []
+        for metric in bins:
+            cc = clean[clean["model"].isin(members) & (clean["metric"] == metric)]["mean"]
+            ss = shifted[shifted["model"].isin(members) & (shifted["metric"] == metric)]["mean"]
+            vals.append({"clean": fmt_num(float(cc.mean())) if cc.notna().any() else "n/a",
+                         "shifted": fmt_num(float(ss.mean())) if ss.notna().any() else "n/a"})  # fmt: skip
+        fam_rows.append({"family": fam, "models": ", ".join(members), "values": vals})
+    out["families"] = fam_rows
+    out["has_shifts"] = not shifted.empty
+    return out
+
+
+def _section_label_noise(run: _Run) -> dict[str, Any]:
+    h = run.headline
+    out: dict[str, Any] = {"figures": [], "rankings": [], "pairs": [], "diffs": [], "missing": None}
+    noise_rows = run.cases[run.cases["shift_family"] == "label_noise"] if len(run.cases) else run.cases
+    moves = run.records("robustness", "label_noise_mean", metric=h)
+    if noise_rows.empty and not moves:
+        out["missing"] = ("This run has no label-noise conditions (shift family label_noise), so the sensitivity of "
+                          "the conclusions to reference-label noise is not measured.")  # fmt: skip
+        return out
+    if not moves:
+        out["missing"] = "Label-noise rows are present but no label-noise statistics were recorded for " + h + "."
+        return out
+    taus = run.records("robustness", "label_noise_ranking", metric=h)
+    fig = _figure(F.label_noise_figure(pd.DataFrame(moves), pd.DataFrame(taus), h, run.models),
+                  f"{h} scored against perturbed reference labels: score moves per model, and Kendall's tau between "
+                  "the rankings under the clean and the noisy reference")  # fmt: skip
+    if fig:
+        out["figures"].append(fig)
+    for t in sorted(taus, key=lambda r: F._condition_sort_key(str(r.get("noise")))):
+        models = [m for m in run.models if f"rank_clean_reference:{m}" in t]
+        out["rankings"].append({
+            "noise": t.get("noise"), "tau": fmt_num(t.get("kendall_tau")), "note": t.get("note", ""),
+            "ranks": [{"model": m, "clean": fmt_num(t.get(f"rank_clean_reference:{m}")).rstrip("0").rstrip("."),
+                       "noisy": fmt_num(t.get(f"rank_noisy_reference:{m}")).rstrip("0").rstrip("."),
+                       "moved": t.get(f"rank_clean_reference:{m}") != t.get(f"rank_noisy_reference:{m}")}
+                      for m in models],
+        })  # fmt: skip
+    noises = sorted({str(r.get("noise")) for r in moves}, key=F._condition_sort_key)
+    for i, a in enumerate(run.models):
+        for b in run.models[i + 1 :]:
+            base = _pair(run, h, {"condition": "clean", "split": "id"}, a, b)
+            if base is None:
+                continue
+            for noise in noises:
+                noisy = next((p for split in ("ood", "id") if (p := _pair(run, h, {"condition": noise, "split": split},
+                              a, b)) is not None), None)  # fmt: skip
+                if noisy is None:
+                    continue
+                changed = (base.get("significant") is True) != (noisy.get("significant") is True) or (
+                    _finite(base.get("diff")) and _finite(noisy.get("diff"))
+                    and (float(base["diff"]) > 0) != (float(noisy["diff"]) > 0))  # fmt: skip
+                out["pairs"].append({
+                    "pair": f"{a} - {b}", "noise": noise,
+                    "clean": fmt_num(base.get("diff")), "clean_ci": fmt_ci(base.get("ci_low"), base.get("ci_high")),
+                    "clean_sig": base.get("significant"),
+                    "noisy": fmt_num(noisy.get("diff")), "noisy_ci": fmt_ci(noisy.get("ci_low"), noisy.get("ci_high")),
+                    "noisy_sig": noisy.get("significant"), "changed": bool(changed),
+                })  # fmt: skip
+    out["n_changed"] = sum(p["changed"] for p in out["pairs"])
+    out["diffs"] = [
+        {"model": r.get("model"), "noise": r.get("noise"), "condition": r.get("condition"),
+         "clean": fmt_num(r.get("diff_clean_reference")), "noisy": fmt_num(r.get("diff_noisy_reference")),
+         "move": fmt_num(r.get("move"))}
+        for r in run.records("robustness", "label_noise_diff", metric=h)
+    ]  # fmt: skip
+    return out
+
+
+def _section_efficiency(run: _Run) -> dict[str, Any]:
+    h = run.headline
+    out: dict[str, Any] = {"figures": [], "columns": [], "rows": [], "notes": [], "missing": None}
+    prov = run.summary.get("provenance") or {}
+    inference = prov.get("inference_s_median") or {}
+    entries = {str(e.get("name") or e.get("model")): e for e in run.summary.get("models") or [] if isinstance(e, dict)}
+    if not entries:
+        out["notes"].append("Parameters, FLOPs, memory and energy are not recorded for this run (summary.json has "
+                            "no \u201cmodels\u201d entry); only the measured inference times are shown.")  # fmt: skip
+    fields = [(k, lab, kind) for k, lab, kind in EFFICIENCY_FIELDS if any(k in e for e in entries.values())]
+    out["columns"] = [lab for _, lab, _ in fields]
+    id_cells = _id_means(run, h)
+    ood = _ood_cells(run, h)
+    ood_means = ood.groupby("model")["mean"].mean() if not ood.empty else pd.Series(dtype=float)
+    perf = []
+    reasons: dict[str, str] = {}
+    for model in run.models + [m for m in entries if m not in run.models]:
+        e = entries.get(model, {})
+        values = []
+        for key, _, kind in fields:
+            v = e.get(key)
+            method = str(e.get(f"{key}_method") or "")
+            if v is None and method.startswith("not measured"):
+                reasons[f"{model}: {key}"] = method
+            values.append({"text": fmt_count(v) if kind == "count" else fmt_num(v), "title": method})
+        c = id_cells.get(model, {})
+        out["rows"].append({
+            "model": model, "family": run.families.get(model) or e.get("family") or "?", "values": values,
+            "inference": fmt_num(inference.get(model)), "id_mean": fmt_num(c.get("mean")),
+            "ood_mean": fmt_num(ood_means[model]) if model in ood_means.index else "n/a",
+        })  # fmt: skip
+        perf.append({"model": model, "family": run.families.get(model) or e.get("family") or "?",
+                     "parameters": e.get("parameters"), "id_mean": c.get("mean"), "id_low": c.get("ci_low"),
+                     "id_high": c.get("ci_high"),
+                     "ood_mean": float(ood_means[model]) if model in ood_means.index else None})  # fmt: skip
+    out["reasons"] = [f"{k}: {v}" for k, v in reasons.items()]
+    fig = _figure(F.efficiency_figure(pd.DataFrame(perf), h),
+                  f"{h} against parameter count: ID clean mean with {run.level:.0%} CI (filled) and mean over OOD "
+                  "conditions (hollow)")  # fmt: skip
+    if fig:
+        out["figures"].append(fig)
+    elif entries:
+        out["notes"].append("No model has a parameter count: no performance-against-size plot.")
+    return out
+
+
+def _section_examples(run: _Run) -> dict[str, Any]:
+    out: dict[str, Any] = {"examples": [], "gallery": None, "notes": [], "examples_missing": None,
+                           "gallery_missing": None}
+    folder = run.dir / "examples"
+    files = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    for path in files:
+        fig, why = _embed(path)
+        if fig:
+            out["examples"].append(fig)
+        if why:
+            out["notes"].append(why)
+    if not files:
+        out["examples_missing"] = ("Example slices (worst and median case; image, reference and prediction under "
+                                   "clean and shifted conditions) are not stored for this run.")  # fmt: skip
+    gallery = run.dir / "gallery.png"
+    if gallery.is_file():
+        out["gallery"], why = _embed(gallery)
+        if why:
+            out["notes"].append(why)
+    else:
+        out["gallery_missing"] = "The shift gallery (shift x severity) is not stored for this run (no gallery.png)."
+    return out
+
+
+def _empty_reference(notes: Any, vol_ref: Any) -> bool:
+    if _finite(vol_ref) and float(vol_ref) == 0.0:
+        return True
+    if not isinstance(notes, str) or not notes:
+        return False
+    try:
+        parsed = json.loads(notes)
+    except json.JSONDecodeError:
+        return "reference empty" in notes or "both masks empty" in notes
+    values = parsed.values() if isinstance(parsed, dict) else [parsed]
+    return any("reference empty" in str(v) or "both masks empty" in str(v) for v in values)
+
+
+def _section_data(run: _Run) -> dict[str, Any]:
+    cases = run.cases
+    ds = run.summary.get("dataset") or {}
+    counts = run.summary.get("counts") or {}
+    failed = cases[cases["status"] != "ok"] if len(cases) else cases
+    ok = cases[cases["status"] == "ok"] if len(cases) else cases
+    vol = ok["vol_ref_ml"] if "vol_ref_ml" in ok else pd.Series([None] * len(ok), index=ok.index)
+    notes = ok["metric_notes"] if "metric_notes" in ok else pd.Series([""] * len(ok), index=ok.index)
+    empty = ok[[_empty_reference(n, v) for n, v in zip(notes, vol, strict=True)]] if len(ok) else ok
+    data_summary = next(iter(run.records("data", "summary")), {})
+    replaced = [
+        {"metric": m, "replaced": data_summary.get(f"n_replaced:{m}"), "missing": data_summary.get(f"n_missing:{m}"),
+         "worst": fmt_num(data_summary.get(f"worst_value:{m}"))}
+        for m in run.metrics if f"n_replaced:{m}" in data_summary
+    ]  # fmt: skip
+    sites = []
+    if len(cases):
+        for site, g in cases.groupby("site", sort=True):
+            splits = sorted(set(g.loc[g["shift"] == "clean", "split"])) or sorted(set(g["split"]))
+            sites.append({
+                "site": site, "split": ", ".join(splits), "cases": int(g["case_id"].nunique()),
+                "rows": len(g), "failed": int((g["status"] != "ok").sum()),
+                "empty": int(empty.loc[empty["site"] == site, "case_id"].nunique()) if len(empty) else 0,
+            })  # fmt: skip
+    reasons = failed.groupby("error").size().sort_values(ascending=False) if len(failed) else pd.Series(dtype=int)
+    listed = failed.head(MAX_FAILED_LISTED)
+    out: dict[str, Any] = {
+        "listed": ds.get("listed"), "excluded": ds.get("excluded_by_split") or [],
+        "n_rows": len(cases), "n_failed": int(counts.get("failed", len(failed))), "n_ok": len(ok),
+        "n_cases": int(cases["case_id"].nunique()) if len(cases) else 0,
+        "failed_cases": ds.get("failed_cases") or [],
+        "reasons": [{"reason": str(k) or "(no reason recorded)", "n": int(v)} for k, v in reasons.items()],
+        "failed": [{"model": r["model"], "case_id": r["case_id"], "condition": run.label(r["shift"], r["severity"],
+                    r["split"]), "error": r.get("error", "")} for _, r in listed.iterrows()],
+        "failed_more": max(len(failed) - MAX_FAILED_LISTED, 0),
+        "empty_cases": sorted(set(empty["case_id"])) if len(empty) else [],
+        "empty_rows": len(empty), "replaced": replaced, "sites": sites,
+        "notes": [r.get("note", "") for r in run.records("data", "note")],
+        "preview": None, "preview_missing": None,
+    }  # fmt: skip
+    preview = run.dir / "data_preview.png"
+    if preview.is_file():
+        out["preview"], out["preview_missing"] = _embed(preview)
+    else:
+        out["preview_missing"] = "The dataset preview is not stored for this run (no data_preview.png)."
+    return out
+
+
+def _section_provenance(run: _Run) -> dict[str, Any]:
+    prov = dict(run.summary.get("provenance") or {})
+    known = ("protocol_file", "protocol_sha256", "git_commit", "engine", "machine", "start_time", "end_time",
+             "timings_s", "packages", "seeds", "inference_s_median")  # fmt: skip
+    machine = prov.get("machine") or {}
+    settings = (run.summary.get("settings") or [{}])[0]
+    return {
+        "rows": [
+            ("protocol", (run.summary.get("protocol") or {}).get("name", "?")),
+            ("protocol file", prov.get("protocol_file", "n/a")),
+            ("protocol sha256", prov.get("protocol_sha256", "n/a")),
+            ("git commit", prov.get("git_commit") or "unknown"),
+            ("engine", prov.get("engine", "n/a")),
+            ("machine", ", ".join(f"{k} {v}" for k, v in machine.items() if v not in (None, "")) or "n/a"),
+            ("start / end", f"{prov.get('start_time', '?')} / {prov.get('end_time', '?')}"),
+            ("timings (s)", _kv(prov.get("timings_s"))),
+            ("seeds", _kv(prov.get("seeds"))),
+            ("median inference time per case (s)", _kv(prov.get("inference_s_median"))),
+            ("packages", _kv(prov.get("packages"))),
+            ("statistics", _kv({k: v for k, v in settings.items() if k not in ("versions", "checks")})),
+            ("statistics libraries", _kv(settings.get("versions"))),
+        ] + [(k, _fmt_any(v)) for k, v in prov.items() if k not in known],
+        "protocol_json": json.dumps(run.summary.get("protocol") or {}, indent=2),
+    }  # fmt: skip
+
+
+def _kv(mapping: Any) -> str:
+    if not isinstance(mapping, dict) or not mapping:
+        return "n/a"
+    return ", ".join(f"{k} {_fmt_any(v)}" for k, v in mapping.items())
+
+
+# --- entry points -----------------------------------------------------------------------------------------
+
+
+def build_context(run_dir: Path) -> dict[str, Any]:
+    """The template context of a run dir (every section's data, figures as data URIs)."""
+    run = _load(Path(run_dir))
+    protocol = run.summary.get("protocol") or {}
+    counts = run.summary.get("counts") or {}
+    return {
+        "protocol": protocol,
+        "title": str(protocol.get("name", run.dir.name)),
+        "description": str(protocol.get("description", "")),
+        "sections": SECTIONS,
+        "headline": run.headline,
+        "level": f"{run.level:.0%}",
+        "correction": run.correction,
+        "n_models": len(run.models),
+        "n_cases": int(run.cases["case_id"].nunique()) if len(run.cases) else 0,
+        "n_failed": int(counts.get("failed", int((run.cases["status"] != "ok").sum()) if len(run.cases) else 0)),
+        "n_rows": len(run.cases),
+        "verdict": _section_verdict(run),
+        "id_vs_ood": _section_id_vs_ood(run),
+        "degradation": _section_degradation(run),
+        "differences": _section_differences(run),
+        "distributions": _section_distributions(run),
+        "lesion_size": _section_lesion_size(run),
+        "label_noise": _section_label_noise(run),
+        "efficiency": _section_efficiency(run),
+        "examples": _section_examples(run),
+        "data": _section_data(run),
+        "provenance": _section_provenance(run),
+    }
+
+
+def render_report(run_dir: Path) -> Path:
+    """Write ``run_dir/index.html`` from the run dir's files alone; returns its path."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+    html = env.get_template("index.html.j2").render(**build_context(run_dir))
+    out = Path(run_dir) / "index.html"
     out.write_text(html, encoding="utf-8")
     return out

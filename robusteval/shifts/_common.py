@@ -12,9 +12,9 @@ Conventions used by every shift:
 from __future__ import annotations
 
 __all__ = [
-    "MAX_SEED",
     "BACKENDS",
     "DEVICES",
+    "MAX_SEED",
     "TabledShift",
     "check_backend",
     "check_choice",
@@ -32,7 +32,7 @@ __all__ = [
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import torch
@@ -94,8 +94,9 @@ def check_backend(shift: str, backend: object, device: object) -> tuple[str, str
     b = check_choice(shift, "backend", backend, BACKENDS)
     d = check_choice(shift, "device", device, DEVICES)
     if d == "cuda" and not torch.cuda.is_available():
-        raise ShiftOptionError(f"shift {shift!r}: option 'device' is 'cuda' but no CUDA device is available; "
-                               "use 'auto' or 'cpu'")
+        raise ShiftOptionError(
+            f"shift {shift!r}: option 'device' is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'"
+        )
     return b, d
 
 
@@ -134,30 +135,37 @@ def map_images(case: Case, fn: Callable[[str, FloatArray], NDArray[np.floating]]
     return case.with_(images={m: np.ascontiguousarray(fn(m, img), dtype=np.float32) for m, img in case.images.items()})
 
 
+def _tio_image(kind: type[tio.Image], array: NDArray[Any], affine: NDArray[np.float64]) -> tio.Image:
+    return kind(tensor=torch.from_numpy(np.ascontiguousarray(array)[None]), affine=affine)  # type: ignore[no-untyped-call]
+
+
+def _tio_data(subject: tio.Subject, key: str) -> NDArray[Any]:
+    image = cast(tio.Image, subject[key])
+    return np.asarray(image.data[0].numpy())
+
+
 def to_subject(case: Case, *, with_label: bool = True) -> tio.Subject:
     """A TorchIO subject holding the case's images (ScalarImage) and, optionally, label and ignore (LabelMap)."""
     affine = np.asarray(case.affine, dtype=np.float64)
-    items: dict[str, tio.Image] = {
-        _IMAGE_KEY + m: tio.ScalarImage(tensor=torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)[None]),
-                                        affine=affine)
-        for m, img in case.images.items()
+    items = {
+        _IMAGE_KEY + m: _tio_image(tio.ScalarImage, img.astype(np.float32), affine) for m, img in case.images.items()
     }
     if with_label:
-        items[_LABEL_KEY] = tio.LabelMap(tensor=torch.from_numpy(case.label.astype(np.uint8)[None]), affine=affine)
+        items[_LABEL_KEY] = _tio_image(tio.LabelMap, case.label.astype(np.uint8), affine)
         if case.ignore is not None:
-            items[_IGNORE_KEY] = tio.LabelMap(tensor=torch.from_numpy(case.ignore.astype(np.uint8)[None]), affine=affine)
+            items[_IGNORE_KEY] = _tio_image(tio.LabelMap, case.ignore.astype(np.uint8), affine)
     return tio.Subject(**items)
 
 
 def from_subject(case: Case, subject: tio.Subject) -> Case:
     """The case with images (and label/ignore, if the subject holds them) read back from ``subject``."""
-    images = {m: np.ascontiguousarray(subject[_IMAGE_KEY + m].data[0].numpy(), dtype=np.float32) for m in case.images}
+    images = {m: np.ascontiguousarray(_tio_data(subject, _IMAGE_KEY + m), dtype=np.float32) for m in case.images}
     changes: dict[str, Any] = {"images": images}
     if _LABEL_KEY in subject:
-        changes["label"] = np.ascontiguousarray(subject[_LABEL_KEY].data[0].numpy() > 0.5)
-        changes["affine"] = np.asarray(subject[_LABEL_KEY].affine, dtype=np.float64)
+        changes["label"] = np.ascontiguousarray(_tio_data(subject, _LABEL_KEY) > 0.5)
+        changes["affine"] = np.asarray(cast(tio.Image, subject[_LABEL_KEY]).affine, dtype=np.float64)
     if _IGNORE_KEY in subject:
-        changes["ignore"] = np.ascontiguousarray(subject[_IGNORE_KEY].data[0].numpy() > 0.5)
+        changes["ignore"] = np.ascontiguousarray(_tio_data(subject, _IGNORE_KEY) > 0.5)
     return case.with_(**changes)
 
 

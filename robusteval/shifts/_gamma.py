@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["GammaShift", "min_max_gamma"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -27,7 +27,7 @@ class GammaShift(TabledShift):
 
     family = "artifact"
     touches = Touches.IMAGE
-    identity = {"gamma": 1.0}
+    identity: ClassVar[dict[str, Any]] = {"gamma": 1.0}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         return self.level(severity)

@@ -17,13 +17,16 @@ from robusteval.shifts.base import ShiftOptionError
 
 def parse_axes(shift: str, option: str, value: Any, *, size: int | None = None) -> list[int]:
     """A list of distinct array axes (0, 1, 2), of length ``size`` when given (else 1..3 axes)."""
-    ok = isinstance(value, list | tuple) and len(set(value)) == len(value) and (
-        len(value) == size if size is not None else 1 <= len(value) <= 3
+    ok = (
+        isinstance(value, list | tuple)
+        and len(set(value)) == len(value)
+        and (len(value) == size if size is not None else 1 <= len(value) <= 3)
     )
     if not ok:
         n = f"{size}" if size is not None else "1 to 3"
-        raise ShiftOptionError(f"shift {shift!r}: option {option!r} must be a list of {n} distinct axes from 0, 1, 2; "
-                               f"got {value!r}")
+        raise ShiftOptionError(
+            f"shift {shift!r}: option {option!r} must be a list of {n} distinct axes from 0, 1, 2; got {value!r}"
+        )
     return [check_int(shift, option, a, 0, 2) for a in value]
 
 

@@ -236,4 +236,5 @@ def motion(
             grid = F.affine_grid(theta_t, [1, 1, *shape], align_corners=True)
             image = _sample(vols, grid, "linear", fill)
         combined[..., cols] = torch.fft.fft(image, dim=-1)[..., cols]
-    return torch.fft.ifft(combined, dim=-1).real.float()
+    out: torch.Tensor = torch.fft.ifft(combined, dim=-1).real.float()
+    return out

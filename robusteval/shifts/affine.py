@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Affine"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torchio as tio
@@ -23,8 +23,10 @@ class Affine(TabledShift):
     doc = "Rigid pose change: rotations up to 6..30 degrees and translations up to 8..40 mm per axis."
     family = "artifact"
     touches = Touches.IMAGE_AND_LABEL
-    table = {s: {"degrees_bound": 6.0 * s, "translation_bound_mm": 8.0 * s} for s in range(1, 6)}  # ROOD-MRI
-    identity = {"degrees_bound": 0.0, "translation_bound_mm": 0.0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"degrees_bound": 6.0 * s, "translation_bound_mm": 8.0 * s} for s in range(1, 6)
+    }  # ROOD-MRI
+    identity: ClassVar[dict[str, Any]] = {"degrees_bound": 0.0, "translation_bound_mm": 0.0}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         lvl = self.level(severity)
@@ -38,8 +40,13 @@ class Affine(TabledShift):
         if not any(degrees) and not any(translation):
             return case
         transform = tio.Affine(
-            scales=(1.0, 1.0, 1.0), degrees=tuple(degrees), translation=tuple(translation), center="image",
-            default_pad_value="minimum", image_interpolation="linear", label_interpolation="nearest",
+            scales=(1.0, 1.0, 1.0),
+            degrees=(degrees[0], degrees[1], degrees[2]),
+            translation=(translation[0], translation[1], translation[2]),
+            center="image",
+            default_pad_value="minimum",
+            image_interpolation="linear",
+            label_interpolation="nearest",
         )
         return from_subject(case, transform(to_subject(case)))
 

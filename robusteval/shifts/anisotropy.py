@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Anisotropy"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torchio as tio
@@ -26,15 +26,19 @@ class Anisotropy(TabledShift):
     doc = "Thick slices: one axis downsampled by 2.8..10 (nearest) and resampled back (linear)."
     family = "artifact"
     touches = Touches.IMAGE
-    table = {s: {"factor": round(1.0 + 1.8 * s, 6)} for s in range(1, 6)}  # ROOD-MRI: linspace(1, 10, 6)[1:]
-    identity = {"factor": 1.0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"factor": round(1.0 + 1.8 * s, 6)} for s in range(1, 6)
+    }  # ROOD-MRI: linspace(1, 10, 6)[1:]
+    identity: ClassVar[dict[str, Any]] = {"factor": 1.0}
 
     def __init__(self, *, axes: list[int] | None = None, **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["axes"])
         axes = [0, 1, 2] if axes is None else axes
         if not isinstance(axes, list | tuple) or not axes or len(set(axes)) != len(axes):
-            raise ShiftOptionError(f"shift {self.name!r}: option 'axes' must be a non-empty list of distinct axes "
-                                   f"from 0, 1, 2; got {axes!r}")
+            raise ShiftOptionError(
+                f"shift {self.name!r}: option 'axes' must be a non-empty list of distinct axes "
+                f"from 0, 1, 2; got {axes!r}"
+            )
         self.axes = [check_int(self.name, "axes", a, 0, 2) for a in axes]
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["BiasField"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torchio as tio
@@ -32,8 +32,10 @@ class BiasField(TabledShift):
     doc = "Multiplicative bias field: exp of an order-3 polynomial, coefficients U(-c, c), c = 0.3..1.5."
     family = "artifact"
     touches = Touches.IMAGE
-    table = {s: {"coefficient_bound": c, "order": ORDER} for s, c in COEFFICIENT_BOUND.items()}
-    identity = {"coefficient_bound": 0.0, "order": ORDER}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"coefficient_bound": c, "order": ORDER} for s, c in COEFFICIENT_BOUND.items()
+    }
+    identity: ClassVar[dict[str, Any]] = {"coefficient_bound": 0.0, "order": ORDER}
 
     def __init__(self, *, backend: str = "torchio", device: str = "auto", **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["backend", "device"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Blur"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torchio as tio
@@ -21,8 +21,8 @@ class Blur(TabledShift):
     doc = "Gaussian blur, standard deviation 0.8..4.0 mm (isotropic in mm)."
     family = "artifact"
     touches = Touches.IMAGE
-    table = {s: {"std_mm": round(0.8 * s, 6)} for s in range(1, 6)}  # ROOD-MRI
-    identity = {"std_mm": 0.0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"std_mm": round(0.8 * s, 6)} for s in range(1, 6)}  # ROOD-MRI
+    identity: ClassVar[dict[str, Any]] = {"std_mm": 0.0}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         return self.level(severity)

@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["Elastic", "control_points"]
 
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,8 +21,9 @@ NUM_CONTROL_POINTS = 7
 LOCKED_BORDERS = 2
 
 
-def control_points(seed: int, max_displacement_mm: float, num: int = NUM_CONTROL_POINTS,
-                   locked_borders: int = LOCKED_BORDERS) -> NDArray[np.float64]:
+def control_points(
+    seed: int, max_displacement_mm: float, num: int = NUM_CONTROL_POINTS, locked_borders: int = LOCKED_BORDERS
+) -> NDArray[np.float64]:
     """The ``(num, num, num, 3)`` coarse displacement grid (mm, TorchIO/SimpleITK LPS axes) of a seed.
 
     Each component is U(-max, max) (TorchIO's ``RandomElasticDeformation.get_params``), with the outer
@@ -53,8 +54,10 @@ class Elastic(TabledShift):
     doc = "Elastic B-spline deformation of image and label, control-point displacement up to 6..30 mm."
     family = "artifact"
     touches = Touches.IMAGE_AND_LABEL
-    table = {s: {"max_displacement_mm": 6.0 * s, "num_control_points": NUM_CONTROL_POINTS} for s in range(1, 6)}
-    identity = {"max_displacement_mm": 0.0, "num_control_points": NUM_CONTROL_POINTS}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"max_displacement_mm": 6.0 * s, "num_control_points": NUM_CONTROL_POINTS} for s in range(1, 6)
+    }
+    identity: ClassVar[dict[str, Any]] = {"max_displacement_mm": 0.0, "num_control_points": NUM_CONTROL_POINTS}
 
     def __init__(self, *, backend: str = "torchio", device: str = "auto", **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["backend", "device"])
@@ -71,13 +74,14 @@ class Elastic(TabledShift):
         if self.backend == "torch" and _torch_ops.is_axis_aligned(case.affine):
             return self._apply_torch(case, grid)
         transform = tio.ElasticDeformation(
-            control_points=grid, max_displacement=(max_mm, max_mm, max_mm),
-            image_interpolation="linear", label_interpolation="nearest",
+            control_points=grid,
+            max_displacement=(max_mm, max_mm, max_mm),
+            image_interpolation="linear",
+            label_interpolation="nearest",
         )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The maximum displacement is larger", category=RuntimeWarning)
             return from_subject(case, transform(to_subject(case)))
-
 
     def _apply_torch(self, case: Case, grid: NDArray[np.float64]) -> Case:
         device = _torch_ops.resolve_device(self.device)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Flip"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,8 +23,8 @@ class Flip(TabledShift):
     doc = "Orientation: the arrays flipped along `axis` (default 0), affine kept consistent; severity-independent."
     family = "orientation"
     touches = Touches.IMAGE_AND_LABEL
-    table = {s: {"flipped": True} for s in range(1, 6)}
-    identity = {"flipped": False}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"flipped": True} for s in range(1, 6)}
+    identity: ClassVar[dict[str, Any]] = {"flipped": False}
 
     def __init__(self, *, axis: int = 0, **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["axis"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 __all__ = ["GammaExpand"]
 
+from typing import Any, ClassVar
+
 from robusteval.shifts._gamma import GammaShift
 from robusteval.shifts.base import SHIFTS
 
@@ -13,7 +15,7 @@ class GammaExpand(GammaShift):
 
     name = "gamma_expand"
     doc = "Contrast expansion: power law gamma 1.4..3.0 on each image's [min, max] range."
-    table = {s: {"gamma": round(1.0 + 0.4 * s, 6)} for s in range(1, 6)}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"gamma": round(1.0 + 0.4 * s, 6)} for s in range(1, 6)}
 
 
 SHIFTS.add(GammaExpand.name, GammaExpand)

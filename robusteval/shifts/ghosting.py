@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Ghosting"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,15 +48,19 @@ class Ghosting(TabledShift):
     doc = "Ghosting: 4 ghosts, k-space planes scaled by 1 - intensity, intensity 0.5..2.5 (phase axis from `axes`)."
     family = "artifact"
     touches = Touches.IMAGE
-    table = {s: {"num_ghosts": NUM_GHOSTS, "intensity": 0.5 * s} for s in range(1, 6)}  # ROOD-MRI's intensities
-    identity = {"num_ghosts": NUM_GHOSTS, "intensity": 0.0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"num_ghosts": NUM_GHOSTS, "intensity": 0.5 * s} for s in range(1, 6)
+    }  # ROOD-MRI's intensities
+    identity: ClassVar[dict[str, Any]] = {"num_ghosts": NUM_GHOSTS, "intensity": 0.0}
 
     def __init__(self, *, axes: list[int] | None = None, **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["axes"])
         axes = [0, 1] if axes is None else axes
         if not isinstance(axes, list | tuple) or not axes or len(set(axes)) != len(axes):
-            raise ShiftOptionError(f"shift {self.name!r}: option 'axes' must be a non-empty list of distinct axes "
-                                   f"from 0, 1, 2; got {axes!r}")
+            raise ShiftOptionError(
+                f"shift {self.name!r}: option 'axes' must be a non-empty list of distinct axes "
+                f"from 0, 1, 2; got {axes!r}"
+            )
         self.axes = [check_int(self.name, "axes", a, 0, 2) for a in axes]
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:

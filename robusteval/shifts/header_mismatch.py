@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["HeaderMismatch"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,8 +23,8 @@ class HeaderMismatch(TabledShift):
     doc = "Orientation: data flipped along `axes` (default [0, 1]: LPS data, RAS header), affine unchanged."
     family = "orientation"
     touches = Touches.IMAGE_AND_LABEL
-    table = {s: {"mismatched": True} for s in range(1, 6)}
-    identity = {"mismatched": False}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"mismatched": True} for s in range(1, 6)}
+    identity: ClassVar[dict[str, Any]] = {"mismatched": False}
 
     def __init__(self, *, axes: list[int] | None = None, **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["axes"])

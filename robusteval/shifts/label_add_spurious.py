@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["LabelAddSpurious", "reference_modality"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,8 +33,8 @@ class LabelAddSpurious(TabledShift):
     doc = "Label noise: 2..10 spurious small lesions (balls of 1-2.5 mm radius) added in the foreground."
     family = "label_noise"
     touches = Touches.LABEL
-    table = {s: {"count": 2 * s} for s in range(1, 6)}
-    identity = {"count": 0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"count": 2 * s} for s in range(1, 6)}
+    identity: ClassVar[dict[str, Any]] = {"count": 0}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         lvl = self.level(severity)
@@ -61,8 +61,9 @@ class LabelAddSpurious(TabledShift):
             half = np.floor(float(radius) / spacing).astype(int)
             lo, hi = np.maximum(centre - half, 0), np.minimum(centre + half + 1, shape)
             box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-            offsets = np.meshgrid(*[(np.arange(a, b) - c) * d for a, b, c, d in zip(lo, hi, centre, spacing, strict=True)],
-                                  indexing="ij")
+            offsets = np.meshgrid(
+                *[(np.arange(a, b) - c) * d for a, b, c, d in zip(lo, hi, centre, spacing, strict=True)], indexing="ij"
+            )
             ball = sum(o**2 for o in offsets) <= float(radius) ** 2
             label[box] |= ball & fg[box]
             label[tuple(centre)] = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["LabelDropSmall"]
 
 import math
-from typing import Any
+from typing import Any, ClassVar, Literal, cast
 
 import cc3d
 import numpy as np
@@ -25,8 +25,10 @@ class LabelDropSmall(TabledShift):
     doc = "Label noise: the smallest 10..50% of the lesions (26-connected) are removed (missed)."
     family = "label_noise"
     touches = Touches.LABEL
-    table = {s: {"fraction": round(0.1 * s, 6), "connectivity": CONNECTIVITY} for s in range(1, 6)}
-    identity = {"fraction": 0.0, "connectivity": CONNECTIVITY}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"fraction": round(0.1 * s, 6), "connectivity": CONNECTIVITY} for s in range(1, 6)
+    }
+    identity: ClassVar[dict[str, Any]] = {"fraction": 0.0, "connectivity": CONNECTIVITY}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         return self.level(severity)
@@ -35,7 +37,8 @@ class LabelDropSmall(TabledShift):
         fraction = float(params["fraction"])
         if fraction == 0.0 or not case.label.any():
             return case
-        labels, n = cc3d.connected_components(case.label, connectivity=int(params["connectivity"]), return_N=True)
+        connectivity = cast(Literal[6, 18, 26], int(params["connectivity"]))
+        labels, n = cc3d.connected_components(case.label, connectivity=connectivity, return_N=True)
         n_drop = math.floor(fraction * n + 0.5)
         if n_drop == 0:
             return case

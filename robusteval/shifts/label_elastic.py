@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["LabelElastic"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import ndimage
@@ -29,8 +29,10 @@ class LabelElastic(TabledShift):
     doc = "Label noise: smooth random boundary displacement, peak 1..5 voxels (correlation 4 voxels)."
     family = "label_noise"
     touches = Touches.LABEL
-    table = {s: {"amplitude_vox": float(s), "smoothing_vox": SMOOTHING_VOX} for s in range(1, 6)}
-    identity = {"amplitude_vox": 0.0, "smoothing_vox": SMOOTHING_VOX}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"amplitude_vox": float(s), "smoothing_vox": SMOOTHING_VOX} for s in range(1, 6)
+    }
+    identity: ClassVar[dict[str, Any]] = {"amplitude_vox": 0.0, "smoothing_vox": SMOOTHING_VOX}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         return {**self.level(severity), "seed": new_seed(rng)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["LabelErode"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import edt
 import numpy as np
@@ -22,8 +22,8 @@ class LabelErode(TabledShift):
     doc = "Label noise: lesion boundaries eroded by a ball of 1..5 voxels."
     family = "label_noise"
     touches = Touches.LABEL
-    table = {s: {"k_vox": s} for s in range(1, 6)}
-    identity = {"k_vox": 0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"k_vox": s} for s in range(1, 6)}
+    identity: ClassVar[dict[str, Any]] = {"k_vox": 0}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         return self.level(severity)

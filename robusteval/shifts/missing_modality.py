@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["MissingModality"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -29,8 +29,8 @@ class MissingModality(TabledShift):
     doc = "Missing input sequence: `modality` blended toward zeros or noise (`fill`), weight 0.2..1.0."
     family = "modality"
     touches = Touches.IMAGE
-    table = {s: {"weight": round(0.2 * s, 6)} for s in range(1, 6)}
-    identity = {"weight": 0.0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"weight": round(0.2 * s, 6)} for s in range(1, 6)}
+    identity: ClassVar[dict[str, Any]] = {"weight": 0.0}
 
     def __init__(self, *, modality: str = "t1", fill: str = "zero", **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["modality", "fill"])
@@ -48,8 +48,9 @@ class MissingModality(TabledShift):
             return case
         m = str(params["modality"])
         if m not in case.images:
-            raise CaseError(f"shift {self.name!r}: case {case.case_id} has no modality {m!r}; it has "
-                            f"{sorted(case.images)}")
+            raise CaseError(
+                f"shift {self.name!r}: case {case.case_id} has no modality {m!r}; it has {sorted(case.images)}"
+            )
         img = case.images[m]
         fill = np.zeros(img.shape, dtype=np.float64)
         if params["fill"] == "noise":

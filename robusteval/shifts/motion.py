@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Motion"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -38,8 +38,10 @@ class Motion(TabledShift):
     family = "artifact"
     touches = Touches.IMAGE
     # ROOD-MRI's five levels
-    table = {s: {"degrees_bound": float(s), "translation_bound_mm": 2.0 * s, "num_transforms": 2 * s} for s in range(1, 6)}
-    identity = {"degrees_bound": 0.0, "translation_bound_mm": 0.0, "num_transforms": 0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"degrees_bound": float(s), "translation_bound_mm": 2.0 * s, "num_transforms": 2 * s} for s in range(1, 6)
+    }
+    identity: ClassVar[dict[str, Any]] = {"degrees_bound": 0.0, "translation_bound_mm": 0.0, "num_transforms": 0}
 
     def __init__(self, *, backend: str = "torchio", device: str = "auto", **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["backend", "device"])
@@ -69,7 +71,6 @@ class Motion(TabledShift):
         )
         out = from_subject(case, transform(to_subject(case, with_label=False)))
         return out.with_(images={m: clip_like(img, case.images[m]) for m, img in out.images.items()})
-
 
     def _apply_torch(self, case: Case, params: dict[str, Any]) -> Case:
         device = _torch_ops.resolve_device(self.device)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["PermuteAxes"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,8 +23,8 @@ class PermuteAxes(TabledShift):
     doc = "Orientation: array axes transposed to `order` (default [1, 0, 2]), affine consistent; severity-independent."
     family = "orientation"
     touches = Touches.IMAGE_AND_LABEL
-    table = {s: {"permuted": True} for s in range(1, 6)}
-    identity = {"permuted": False}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"permuted": True} for s in range(1, 6)}
+    identity: ClassVar[dict[str, Any]] = {"permuted": False}
 
     def __init__(self, *, order: list[int] | None = None, **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["order"])

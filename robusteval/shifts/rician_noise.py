@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["RicianNoise"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -25,8 +25,10 @@ class RicianNoise(TabledShift):
     doc = "Rician noise, sigma = 0.16..0.8 x the image's standard deviation (whole volume)."
     family = "artifact"
     touches = Touches.IMAGE
-    table = {s: {"relative_std": round(0.16 * s, 6)} for s in range(1, 6)}  # ROOD-MRI
-    identity = {"relative_std": 0.0}
+    table: ClassVar[dict[int, dict[str, Any]]] = {
+        s: {"relative_std": round(0.16 * s, 6)} for s in range(1, 6)
+    }  # ROOD-MRI
+    identity: ClassVar[dict[str, Any]] = {"relative_std": 0.0}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         return {**self.level(severity), "seed": new_seed(rng)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Rot90"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,8 +23,8 @@ class Rot90(TabledShift):
     doc = "Orientation: arrays rotated k x 90 degrees in the `axes` plane, affine consistent; severity-independent."
     family = "orientation"
     touches = Touches.IMAGE_AND_LABEL
-    table = {s: {"rotated": True} for s in range(1, 6)}
-    identity = {"rotated": False}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"rotated": True} for s in range(1, 6)}
+    identity: ClassVar[dict[str, Any]] = {"rotated": False}
 
     def __init__(self, *, k: int = 1, axes: list[int] | None = None, **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["k", "axes"])

@@ -109,8 +109,9 @@ class Scanner(Shift):
         new_affine = _resample_to(case.label.astype(np.float32), affine, spacing)[1]
         label = regrid(case.label) >= 0.5
         ignore = None if case.ignore is None else regrid(case.ignore) >= 0.5
-        bias = polynomial_bias(label.shape, [float(c) for c in params["bias_coefficients"]],
-                               float(params["bias_strength"]))
+        bias = polynomial_bias(
+            label.shape, [float(c) for c in params["bias_coefficients"]], float(params["bias_strength"])
+        )
         gamma, scale, noise = float(params["gamma"]), float(params["intensity_scale"]), float(params["noise_std_rel"])
         images: dict[str, FloatArray] = {}
         for m, img in case.images.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Spike"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torchio as tio
@@ -26,14 +26,14 @@ class Spike(TabledShift):
     doc = "Spike (herringbone) artifact: 1..3 k-space spikes of 0.1..0.5 x the spectrum maximum."
     family = "artifact"
     touches = Touches.IMAGE
-    table = {
+    table: ClassVar[dict[int, dict[str, Any]]] = {
         1: {"num_spikes": 1, "intensity": 0.1},
         2: {"num_spikes": 1, "intensity": 0.2},
         3: {"num_spikes": 2, "intensity": 0.2},
         4: {"num_spikes": 2, "intensity": 0.35},
         5: {"num_spikes": 3, "intensity": 0.5},
     }
-    identity = {"num_spikes": 0, "intensity": 0.0}
+    identity: ClassVar[dict[str, Any]] = {"num_spikes": 0, "intensity": 0.0}
 
     def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
         lvl = self.level(severity)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["SwapModalities"]
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,8 +22,8 @@ class SwapModalities(TabledShift):
     doc = "Two input sequences swapped (options `a`, `b`; default flair <-> t1); severity-independent."
     family = "modality"
     touches = Touches.IMAGE
-    table = {s: {"swapped": True} for s in range(1, 6)}
-    identity = {"swapped": False}
+    table: ClassVar[dict[int, dict[str, Any]]] = {s: {"swapped": True} for s in range(1, 6)}
+    identity: ClassVar[dict[str, Any]] = {"swapped": False}
 
     def __init__(self, *, a: str = "flair", b: str = "t1", **unknown: Any) -> None:
         reject_unknown(self.name, unknown, ["a", "b"])
@@ -43,8 +43,9 @@ class SwapModalities(TabledShift):
         a, b = (str(m) for m in params["pair"])
         missing = [m for m in (a, b) if m not in case.images]
         if missing:
-            raise CaseError(f"shift {self.name!r}: case {case.case_id} has no modality {missing}; it has "
-                            f"{sorted(case.images)}")
+            raise CaseError(
+                f"shift {self.name!r}: case {case.case_id} has no modality {missing}; it has {sorted(case.images)}"
+            )
         return case.with_(images={**case.images, a: case.images[b], b: case.images[a]})
 
 

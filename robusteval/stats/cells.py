@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["cell_records"]
 
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -85,6 +85,32 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                             "_notes": notes,
                         }
                     )
+    seen = {(r["model"], r["shift"], float(r["severity"]), r["split"]) for r in meta if r["site"] is None}
+    for fkey, n_failed in sorted(failed_pooled.items(), key=str):
+        model, shift, severity, split = cast(tuple[str, str, float, str], fkey)
+        if (model, shift, float(severity), split) in seen:
+            continue
+        for info in prep.metrics:  # every case of this cell failed: an empty cell that says so
+            samples.append(np.empty(0))
+            clusters.append(None)
+            meta.append(
+                {
+                    "model": model,
+                    "family": prep.families.get(model),
+                    "shift": shift,
+                    "shift_family": prep.shift_families.get(shift),
+                    "severity": severity_value(severity),
+                    "condition": condition_label(shift, severity),
+                    "split": split,
+                    "site": None,
+                    "metric": info.name,
+                    "higher_is_better": info.higher_is_better,
+                    "n_failed": int(n_failed),
+                    "n_missing": 0,
+                    "n_replaced": 0,
+                    "_notes": [info.note] if info.note else [],
+                }
+            )
     result = bootstrap_intervals(
         samples,
         clusters=None if settings.cluster is None else clusters,

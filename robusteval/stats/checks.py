@@ -26,8 +26,10 @@ __all__ = [
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from robusteval.errors import RobustEvalError
 from robusteval.registry import Registry
@@ -157,21 +159,32 @@ def ood_drop(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
         ood_mask = rows["shift"] == scope
     info = ctx.prep.info(spec.metric)
     xs, ys, ok_models, out = [], [], [], []
+    xcl: list[NDArray[Any] | None] = []
+    ycl: list[NDArray[Any] | None] = []
     for model in models:
-        mrows = rows.loc[rows["model"] == model]
-        x = mrows.loc[mrows["is_id"], spec.metric].dropna().to_numpy(dtype=np.float64)
-        y = mrows.loc[ood_mask.loc[mrows.index], spec.metric].dropna().to_numpy(dtype=np.float64)
+        mrows = rows.loc[(rows["model"] == model) & rows[spec.metric].notna()]
+        id_rows = mrows.loc[mrows["is_id"]]
+        ood_rows = mrows.loc[ood_mask.loc[mrows.index]]
+        x = id_rows[spec.metric].to_numpy(dtype=np.float64)
+        y = ood_rows[spec.metric].to_numpy(dtype=np.float64)
+        xcl.append(id_rows["cluster"].to_numpy())
+        ycl.append(ood_rows["cluster"].to_numpy())
         if len(x) == 0 or len(y) == 0:
             what = "ID clean" if len(x) == 0 else f"OOD ({scope})"
             out.append(_error(spec, f"no {what} values for model {model!r}", model))
+            xcl.pop()
+            ycl.pop()
             continue
         xs.append(x)
         ys.append(y)
         ok_models.append(model)
     s = ctx.settings
+    clustered = s.cluster is not None
     cis = bootstrap_mean_differences(
         xs,
         ys,
+        x_clusters=xcl if clustered else None,
+        y_clusters=ycl if clustered else None,
         confidence_level=s.confidence_level,
         n_resamples=s.n_resamples,
         method=s.ci_method,

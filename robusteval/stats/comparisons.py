@@ -105,9 +105,9 @@ def id_vs_ood(prep: Prepared, settings: StatsSettings) -> list[Record]:
         return []
     for info in prep.metrics:
         cube = prep.cube(info.name)
-        if (CLEAN, 0.0) not in cube.conditions:
+        clean_c = cube.clean()
+        if clean_c is None:
             continue
-        clean_c = cube.condition(CLEAN, 0.0)
         shifted = [
             (i, shift, sev)
             for i, (shift, sev) in enumerate(cube.conditions)

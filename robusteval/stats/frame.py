@@ -109,6 +109,10 @@ class Cube:
     def condition(self, shift: str, severity: float) -> int:
         return self.conditions.index((shift, float(severity)))
 
+    def clean(self) -> int | None:
+        """Index of the clean condition (whatever severity it was written with), or None."""
+        return next((i for i, (shift, _) in enumerate(self.conditions) if shift == CLEAN), None)
+
     def case_mask(self, shift: str, split: str) -> NDArray[np.bool_]:
         """Cases of a condition key: ID cases (clean, split id), OOD-site cases (clean, other) or all."""
         if shift != CLEAN:

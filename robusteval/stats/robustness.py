@@ -354,9 +354,9 @@ def _label_noise(prep: Prepared, info: MetricInfo) -> list[Record]:
     noise_conds = [
         (i, s, v) for i, (s, v) in enumerate(cube.conditions) if prep.shift_families.get(s) == LABEL_NOISE
     ]
-    if not noise_conds or (CLEAN, 0.0) not in cube.conditions:
+    clean_c = cube.clean()
+    if not noise_conds or clean_c is None:
         return []
-    clean_c = cube.condition(CLEAN, 0.0)
     components = {s for _, s, _ in noise_conds if "+" not in s}
     index = {(s, v): i for i, (s, v) in enumerate(cube.conditions)}
     out: list[Record] = []

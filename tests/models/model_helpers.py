@@ -13,6 +13,7 @@ import nibabel as nib
 import numpy as np
 import torch
 import yaml
+from monai.networks.nets import UNet
 from numpy.typing import NDArray
 
 from robusteval.data.case import Case
@@ -50,8 +51,6 @@ def make_case(
 
 
 def tiny_unet(seed: int = 0) -> torch.nn.Module:
-    from monai.networks.nets import UNet
-
     torch.manual_seed(seed)
     return UNet(**KWARGS).eval()
 
@@ -124,20 +123,21 @@ def write_torchscript(path: Path, mode: str) -> Path:
     return path
 
 
-def write_bundle(folder: Path, fmt: str = "json", **inferer: Any) -> Path:
-    """A minimal MONAI bundle: ``configs/inference.<fmt>`` with ``network_def`` (+ ``inferer``) and the tiny
-    UNet's weights as ``models/model.pt``."""
+def write_bundle(folder: Path, fmt: str = "json", classes: int = 1) -> Path:
+    """A minimal MONAI bundle: ``configs/inference.<fmt>`` with ``network_def`` (``classes`` output channels)
+    and ``inferer``, and the tiny UNet's weights (seed 0) as ``models/model.pt``."""
+    torch.manual_seed(0)
+    net = UNet(**{**KWARGS, "out_channels": classes})
     config = {
         "bundle_root": ".",
-        "num_classes": 1,
+        "num_classes": classes,
         "network_def": {"_target_": "monai.networks.nets.UNet", **KWARGS, "out_channels": "@num_classes"},
-        "inferer": {"_target_": "SlidingWindowInferer", "roi_size": ROI, "sw_batch_size": 3, "overlap": 0.5,
-                    **inferer},
+        "inferer": {"_target_": "SlidingWindowInferer", "roi_size": ROI, "sw_batch_size": 3, "overlap": 0.5},
         "device": "$torch.device('cpu')",
     }  # fmt: skip
     (folder / "configs").mkdir(parents=True)
     (folder / "models").mkdir()
     text = json.dumps(config) if fmt == "json" else yaml.safe_dump(config)
     (folder / "configs" / f"inference.{fmt}").write_text(text)
-    torch.save(tiny_unet().state_dict(), folder / "models" / "model.pt")
+    torch.save(net.state_dict(), folder / "models" / "model.pt")
     return folder

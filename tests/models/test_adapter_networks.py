@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from model_helpers import (
     KWARGS,
     NET_SOURCE,
@@ -19,9 +20,11 @@ from model_helpers import (
     write_bundle,
     write_torchscript,
 )
+from monai.inferers.utils import sliding_window_inference
+from monai.networks.nets import UNet
 
 from robusteval.errors import CaseError
-from robusteval.models.base import TorchSegmenter
+from robusteval.models.base import TorchSegmenter, normalize
 
 
 def reference_prob(checkpoint: Path, **settings: Any) -> np.ndarray:
@@ -70,10 +73,20 @@ def test_bundle_predicts_like_the_eager_network(tmp_path: Path, checkpoint: Path
 
 
 def test_bundle_settings_are_overridden_by_params(tmp_path: Path) -> None:
-    write_bundle(tmp_path / "b")
+    write_bundle(tmp_path / "b", classes=2)
     model = make_adapter("bundle", {"bundle": str(tmp_path / "b"), "overlap": 0.0, "threshold": 0.3})
     assert isinstance(model, TorchSegmenter)
-    assert (model.settings.overlap, model.settings.threshold, model.settings.sw_batch_size) == (0.0, 0.3, 3)
+    s = model.settings
+    assert (s.overlap, s.threshold, s.sw_batch_size, s.output) == (0.0, 0.3, 3, "softmax")
+    prob = model.predict(make_case()).prob
+    # softmax foreground (channel 1) of the same network, computed here without the adapter
+    torch.manual_seed(0)
+    net = UNet(**{**KWARGS, "out_channels": 2}).eval()
+    x = torch.from_numpy(normalize(make_case().stacked(["flair", "t1"]), "zscore_brain"))[None]
+    with torch.inference_mode():
+        logits = sliding_window_inference(x, tuple(ROI), 3, net, overlap=0.0, mode="gaussian")
+    assert isinstance(logits, torch.Tensor)
+    np.testing.assert_allclose(prob, torch.softmax(logits, 1)[0, 1].numpy(), atol=1e-5)
 
 
 def test_bundle_without_network_def_or_weights_is_rejected(tmp_path: Path) -> None:
@@ -100,6 +113,15 @@ def test_python_function_from_the_protocol_folder(tmp_path: Path, checkpoint: Pa
     assert sys.path == path_before  # the protocol folder was on sys.path only while mynet.py ran
     assert "mynet" not in sys.modules  # loaded under a private name: no shadowing of another "mynet"
     np.testing.assert_allclose(model.predict(make_case()).prob, reference_prob(checkpoint), atol=1e-6)
+
+
+def test_a_checkpoint_of_another_network_names_the_model(tmp_path: Path, checkpoint: Path) -> None:
+    (tmp_path / "mynet.py").write_text(NET_SOURCE)
+    params = {"function": "mynet:build", "kwargs": {"channels": [8, 16]}, "checkpoint": "w.pt"}
+    with pytest.raises(
+        ValueError, match=r"model m: checkpoint .*w\.pt does not fit the network: .*size mismatch"
+    ):
+        make_adapter("python", params, base_dir=tmp_path)
 
 
 def test_python_fingerprint_follows_the_module_source(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import torch
 from model_helpers import KWARGS, ROI, make_adapter, make_case, save_nifti, tiny_unet
 
+from robusteval.models import efficiency
 from robusteval.models.base import TorchSegmenter
 from robusteval.models.efficiency import count_flops, peak_memory_mib, profile_model
 
@@ -80,6 +82,23 @@ def test_peak_memory_sees_a_known_allocation() -> None:
     assert mib is not None, method
     assert 60.0 <= mib < 200.0, method
     assert "RSS" in method
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psutil") is None, reason="psutil is optional")
+def test_peak_memory_falls_back_to_sampling_without_clear_refs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(efficiency, "_CLEAR_REFS", tmp_path / "missing" / "clear_refs")
+
+    def hold() -> None:  # 64 MiB held for 50 ms: the 2 ms sampler sees it
+        a = np.ones(8 * 2**20)
+        time.sleep(0.05)
+        a.sum()
+
+    mib, method = peak_memory_mib(hold, torch.device("cpu"))
+    assert "psutil" in method
+    assert mib is not None
+    assert 60.0 <= mib < 200.0, method
 
 
 def test_predictions_adapter_has_no_network_but_a_latency(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cc3d
 import numpy as np
 import pytest
@@ -38,7 +40,8 @@ def test_drop_small_removes_the_smallest_lesions(severity: int, n_dropped: int, 
     """The phantom has 6 lesions of distinct sizes: round(fraction x 6) smallest go, the rest stay intact."""
     labels = cc3d.connected_components(phantom_case.label, connectivity=26)
     sizes = np.bincount(labels.ravel())[1:]
-    assert len(sizes) == len(LESIONS) and len(set(sizes.tolist())) == len(sizes)
+    assert len(sizes) == len(LESIONS)
+    assert len(set(sizes.tolist())) == len(sizes)
     shift = make_shift("label_drop_small")
     out = shift.apply(phantom_case, shift.sample(severity, np.random.default_rng(0)))
     kept = np.bincount(cc3d.connected_components(out.label, connectivity=26).ravel())[1:]
@@ -49,11 +52,13 @@ def test_drop_small_removes_the_smallest_lesions(severity: int, n_dropped: int, 
 def test_add_spurious_adds_small_lesions_in_the_foreground_only(phantom_ignore: Case) -> None:
     shift = make_shift("label_add_spurious")
     params = shift.sample(5, np.random.default_rng(4))
-    assert len(params["positions"]) == 10 and all(1.0 <= r <= 2.5 for r in params["radii_mm"])
+    assert len(params["positions"]) == 10
+    assert all(1.0 <= r <= 2.5 for r in params["radii_mm"])
     out = shift.apply(phantom_ignore, params)
     added = out.label & ~phantom_ignore.label
     assert (out.label >= phantom_ignore.label).all()  # nothing removed
-    assert phantom_ignore.ignore is not None and not (added & phantom_ignore.ignore).any()
+    assert phantom_ignore.ignore is not None
+    assert not (added & phantom_ignore.ignore).any()
     flair = phantom_ignore.images["flair"]
     assert (flair[added] > 0.1 * np.percentile(flair, 99)).all()
     n_new = cc3d.connected_components(added, connectivity=26, return_N=True)[1]
@@ -77,14 +82,16 @@ def test_label_elastic_keeps_volume_and_perturbs_the_boundary(phantom_case: Case
     assert previous < 0.8
 
 
-@pytest.mark.parametrize("name", ["label_erode", "label_dilate", "label_drop_small", "label_add_spurious", "label_elastic"])
+@pytest.mark.parametrize(
+    "name", ["label_erode", "label_dilate", "label_drop_small", "label_add_spurious", "label_elastic"]
+)
 def test_label_noise_overlap_falls_with_severity(name: str, phantom_case: Case) -> None:
     shift = make_shift(name)
     assert shift.touches is Touches.LABEL
     scores = [dice(shift.apply(phantom_case, shift.sample(s, np.random.default_rng(5))).label, phantom_case.label)
               for s in range(6)]  # fmt: skip
     assert scores[0] == 1.0
-    assert all(a >= b for a, b in zip(scores, scores[1:], strict=False)), scores
+    assert all(a >= b for a, b in itertools.pairwise(scores)), scores
     assert scores[5] < scores[1]
 
 

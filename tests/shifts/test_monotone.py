@@ -6,6 +6,8 @@ average over draws (the k-space segments move with the number of movements), so 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from shift_helpers import make_shift, psnr
@@ -37,13 +39,14 @@ def test_psnr_falls_monotonically_with_severity(name: str, options: dict, modali
     case = anatomy_case.with_(images={modality: anatomy_case.images[modality]})
     clean = case.images[modality]
     seeds = range(4) if name == "motion" else range(2)
-    table = np.array([
-        [psnr(clean, shift.apply(case, shift.sample(s, np.random.default_rng(seed))).images[modality]) for s in range(6)]
-        for seed in seeds
-    ])  # fmt: skip
+
+    def score(severity: int, seed: int) -> float:
+        return psnr(clean, shift.apply(case, shift.sample(severity, np.random.default_rng(seed))).images[modality])
+
+    table = np.array([[score(s, seed) for s in range(6)] for seed in seeds])
     assert (table[:, 0] == np.inf).all()
     mean = table[:, 1:].mean(axis=0)
-    assert all(a > b for a, b in zip(mean, mean[1:], strict=False)), table
+    assert all(a > b for a, b in itertools.pairwise(mean)), table
     if name != "motion":
         assert (np.diff(table[:, 1:], axis=1) < 0).all(), table
     assert mean[-1] < 35.0, mean
@@ -54,10 +57,14 @@ def test_scanner_table_moves_monotonically_toward_the_profile() -> None:
     rows = shift.severity_table()
     for key in ("weight", "bias_strength", "gamma"):
         values = [r[key] for r in rows]
-        assert values == sorted(values) and len(set(values)) == 5, key
+        assert values == sorted(values), key
+        assert len(set(values)) == 5, key
     scales = [r["intensity_scale"] for r in rows]
-    assert scales == sorted(scales, reverse=True) and rows[-1]["intensity_scale"] == 0.25
-    assert rows[-1]["gamma"] == 1.25 and rows[-1]["bias_strength"] == 0.45 and rows[-1]["weight"] == 1.0
+    assert scales == sorted(scales, reverse=True)
+    assert rows[-1]["intensity_scale"] == 0.25
+    assert rows[-1]["gamma"] == 1.25
+    assert rows[-1]["bias_strength"] == 0.45
+    assert rows[-1]["weight"] == 1.0
 
 
 def test_scanner_degrades_monotonically(anatomy_case: Case) -> None:
@@ -71,4 +78,4 @@ def test_scanner_degrades_monotonically(anatomy_case: Case) -> None:
         # compare in units: undo the documented intensity scale first
         scale = shift.sample(s, np.random.default_rng(0))["intensity_scale"]
         scores.append(psnr(clean, out.images["flair"] / scale))
-    assert all(a > b for a, b in zip(scores, scores[1:], strict=False)), scores
+    assert all(a > b for a, b in itertools.pairwise(scores)), scores

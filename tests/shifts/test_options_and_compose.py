@@ -41,7 +41,8 @@ def test_invalid_options_name_the_argument(name: str, options: dict, message: st
     assert message in str(info.value)
     assert name in str(info.value)
     if isinstance(info.value, ShiftOptionError):
-        assert isinstance(info.value, RobustEvalError) and isinstance(info.value, ValueError)
+        assert isinstance(info.value, RobustEvalError)
+        assert isinstance(info.value, ValueError)
 
 
 def test_every_shift_builds_with_its_defaults() -> None:
@@ -78,7 +79,8 @@ def test_missing_modality_blends_only_its_modality(phantom_case: Case) -> None:
 def test_swap_modalities_trades_the_arrays(phantom_case: Case) -> None:
     shift = make_shift("swap_modalities")
     out = shift.apply(phantom_case, shift.sample(2, np.random.default_rng(0)))
-    assert out.images["flair"] is phantom_case.images["t1"] and out.images["t1"] is phantom_case.images["flair"]
+    assert out.images["flair"] is phantom_case.images["t1"]
+    assert out.images["t1"] is phantom_case.images["flair"]
 
 
 def test_composition_applies_steps_in_the_listed_order(phantom_case: Case) -> None:
@@ -99,7 +101,8 @@ def test_composition_of_spatial_and_label_noise_steps(phantom_case: Case) -> Non
     a = Condition.build("a", [("flip", {"axis": 0}, None), ("label_dilate", {}, 2)])
     b = Condition.build("b", [("label_dilate", {}, 2), ("flip", {"axis": 0}, None)])
     pa, pb = sample_condition(a, 4, 1), sample_condition(b, 4, 1)
-    assert pa[1] == {"k_vox": 2} and pb[0] == {"k_vox": 2}  # the fixed severity 2 wins over the condition's 4
+    assert pa[1] == {"k_vox": 2}
+    assert pb[0] == {"k_vox": 2}
     out_a, out_b = apply_condition(phantom_case, a, pa), apply_condition(phantom_case, b, pb)
     assert_same_case(out_a, out_b)
     assert out_a.label.sum() > phantom_case.label.sum()

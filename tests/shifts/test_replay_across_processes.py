@@ -47,7 +47,8 @@ def test_seed_for_and_sample_condition_are_stable() -> None:
     a = sample_condition(cond, 3, seed_for("case-1", "c", 3))
     b = sample_condition(cond, 3, seed_for("case-1", "c", 3))
     c = sample_condition(cond, 3, seed_for("case-2", "c", 3))
-    assert a == b and a != c
+    assert a == b
+    assert a != c
     assert a[1]["num_transforms"] == 4  # step 1's fixed severity 2 wins over the condition's 3
     assert a[0]["relative_std"] == 0.48
     assert np.abs(np.asarray(a[1]["degrees"])).max() <= 2.0

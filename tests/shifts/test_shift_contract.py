@@ -33,7 +33,9 @@ def test_registry_metadata(name: str) -> None:
     assert cls.name == name
     assert cls.family in FAMILIES
     assert isinstance(cls.touches, Touches)
-    assert cls.doc.strip() and "\n" not in cls.doc and len(cls.doc) <= 110
+    assert cls.doc.strip()
+    assert "\n" not in cls.doc
+    assert len(cls.doc) <= 110
     assert cls.max_severity == 5
     if cls.family == "label_noise":
         assert cls.touches is Touches.LABEL
@@ -98,22 +100,29 @@ def test_shift_changes_only_what_it_declares(name: str, phantom_ignore: Case) ->
     out = shift.apply(case, shift.sample(5, np.random.default_rng(3)))
     assert set(out.images) == set(case.images)
     for img in out.images.values():
-        assert img.dtype == np.float32 and img.shape == out.shape and np.isfinite(img).all()
+        assert img.dtype == np.float32
+        assert img.shape == out.shape
+        assert np.isfinite(img).all()
     assert out.label.dtype == np.bool_
-    assert out.ignore is not None and out.ignore.shape == out.shape
+    assert out.ignore is not None
+    assert out.ignore.shape == out.shape
     assert out.affine.shape == (4, 4)
     changed_images = out.shape != case.shape or any(
         not np.array_equal(out.images[m], case.images[m]) for m in case.images
     )
     changed_label = out.shape != case.shape or not np.array_equal(out.label, case.label)
     if shift.touches is Touches.LABEL:
-        assert not changed_images and changed_label
+        assert not changed_images
+        assert changed_label
         assert all(out.images[m] is case.images[m] for m in case.images)
         np.testing.assert_array_equal(out.affine, case.affine)
         assert out.ignore is case.ignore
     elif shift.touches is Touches.IMAGE:
-        assert changed_images and not changed_label
+        assert changed_images
+        assert not changed_label
         np.testing.assert_array_equal(out.affine, case.affine)
-        assert out.label is case.label and out.ignore is case.ignore
+        assert out.label is case.label
+        assert out.ignore is case.ignore
     else:
-        assert changed_images and changed_label
+        assert changed_images
+        assert changed_label

@@ -93,7 +93,8 @@ def test_orientation_arrays_and_world_positions(name: str, options: dict, expect
     for m, img in phantom_ignore.images.items():
         np.testing.assert_array_equal(out.images[m], expected(img))
     np.testing.assert_array_equal(out.label, expected(phantom_ignore.label))
-    assert out.ignore is not None and phantom_ignore.ignore is not None
+    assert out.ignore is not None
+    assert phantom_ignore.ignore is not None
     np.testing.assert_array_equal(out.ignore, expected(phantom_ignore.ignore))
     # every voxel keeps its world position: sampling both at the same world points gives the same values
     rng = np.random.default_rng(1)

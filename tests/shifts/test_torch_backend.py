@@ -35,7 +35,8 @@ def test_torch_backend_matches_torchio(name: str, variant: str, phantom_ignore: 
         np.testing.assert_allclose(b.images[m], a.images[m], rtol=0, atol=1e-5 * peak)
         assert b.images[m].dtype == np.float32
     np.testing.assert_array_equal(b.label, a.label)
-    assert a.ignore is not None and b.ignore is not None
+    assert a.ignore is not None
+    assert b.ignore is not None
     np.testing.assert_array_equal(b.ignore, a.ignore)
     np.testing.assert_array_equal(b.affine, a.affine)
 
@@ -43,11 +44,14 @@ def test_torch_backend_matches_torchio(name: str, variant: str, phantom_ignore: 
 def test_torch_elastic_falls_back_to_torchio_for_oblique_affines(phantom_case: Case) -> None:
     c, s = np.cos(0.3), np.sin(0.3)
     affine = np.array([[2 * c, -2 * s, 0, 0], [2 * s, 2 * c, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1.0]])
-    assert not is_axis_aligned(affine) and is_axis_aligned(phantom_case.affine)
+    assert not is_axis_aligned(affine)
+    assert is_axis_aligned(phantom_case.affine)
     case = phantom_case.with_(affine=affine)
     reference, fast = make_shift("elastic"), make_shift("elastic", backend="torch", device="cpu")
     params = reference.sample(2, np.random.default_rng(0))
-    np.testing.assert_array_equal(fast.apply(case, params).images["flair"], reference.apply(case, params).images["flair"])
+    np.testing.assert_array_equal(
+        fast.apply(case, params).images["flair"], reference.apply(case, params).images["flair"]
+    )
 
 
 def test_euler_matrix_is_itk_zxy_order() -> None:

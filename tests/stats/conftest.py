@@ -19,7 +19,9 @@ ID_OFFSETS = (-0.03, -0.01, 0.01, 0.03)
 OOD_OFFSETS = (-0.02, 0.0, 0.02)
 
 
-def _row(model: str, case: str, subject: str, site: str, split: str, shift: str, family: str, sev: int) -> dict:
+def _row(
+    model: str, case: str, subject: str, site: str, split: str, shift: str, family: str, sev: int
+) -> dict[str, object]:
     return {
         "model": model,
         "family": HAND_FAMILIES[model],
@@ -43,7 +45,9 @@ def build_hand_table() -> pd.DataFrame:
     for model, means in HAND_MEANS.items():
         for i, off in enumerate(ID_OFFSETS):
             case, subject = f"id{i}", f"s{i}"
-            rows.append({**_row(model, case, subject, "A", "id", "clean", "clean", 0), "dsc": means["clean"] + off})
+            rows.append(
+                {**_row(model, case, subject, "A", "id", "clean", "clean", 0), "dsc": means["clean"] + off}
+            )
             for sev in (1, 2):
                 rows.append(
                     {
@@ -51,9 +55,19 @@ def build_hand_table() -> pd.DataFrame:
                         "dsc": means[f"noise@{sev}"] + off,
                     }
                 )
-            rows.append({**_row(model, case, subject, "A", "ood", "flip", "label_noise", 1), "dsc": means["flip@1"] + off})
+            rows.append(
+                {
+                    **_row(model, case, subject, "A", "ood", "flip", "label_noise", 1),
+                    "dsc": means["flip@1"] + off,
+                }
+            )
         for i, off in enumerate(OOD_OFFSETS):
-            rows.append({**_row(model, f"ood{i}", f"t{i}", "B", "ood", "clean", "site", 0), "dsc": means["site_b"] + off})
+            rows.append(
+                {
+                    **_row(model, f"ood{i}", f"t{i}", "B", "ood", "clean", "site", 0),
+                    "dsc": means["site_b"] + off,
+                }
+            )
     df = pd.DataFrame(rows)
     df["hd95"] = 20.0 * (1.0 - df["dsc"])
     return df

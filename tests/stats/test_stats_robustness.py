@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -29,7 +30,7 @@ def test_rood_degradation_sign_for_lower_is_better() -> None:
 
 
 def test_corruption_errors_by_hand() -> None:
-    # Model DSC clean 0.8, shifted 0.7 / 0.6 -> errors 0.2, 0.3, 0.4; reference 0.9, 0.85, 0.7 -> 0.1, 0.15, 0.3
+    # Model DSC 0.8, 0.7, 0.6 -> errors 0.2, 0.3, 0.4; reference 0.9, 0.85, 0.7 -> errors 0.1, 0.15, 0.3
     ce, rel = corruption_errors(0.8, [0.7, 0.6], 0.9, [0.85, 0.7])
     assert ce == pytest.approx(0.7 / 0.45)
     assert rel == pytest.approx(0.3 / 0.25)
@@ -38,7 +39,9 @@ def test_corruption_errors_by_hand() -> None:
 
 
 def test_effective_robustness_by_hand() -> None:
-    er, slope, intercept = effective_robustness({"a": 0.8, "b": 0.9, "c": 0.7}, {"a": 0.6, "b": 0.75, "c": 0.5})
+    er, slope, intercept = effective_robustness(
+        {"a": 0.8, "b": 0.9, "c": 0.7}, {"a": 0.6, "b": 0.75, "c": 0.5}
+    )
     assert slope == pytest.approx(1.25)
     assert intercept == pytest.approx(0.6166666666666667 - 1.0)
     assert er == pytest.approx({"a": -1 / 60, "b": 1 / 120, "c": 1 / 120})
@@ -52,18 +55,18 @@ def test_worst_group() -> None:
 
 
 @pytest.fixture
-def hand_summary(hand_table: pd.DataFrame) -> dict[str, list[dict]]:
+def hand_summary(hand_table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     settings = StatsSettings(n_resamples=500, reference_model="b")
     return summarize(hand_table, ["dsc", "hd95"], settings)
 
 
-def _one(records: list[dict], **match: object) -> dict:
+def _one(records: list[dict[str, Any]], **match: object) -> dict[str, Any]:
     found = [r for r in records if all(r.get(k) == v for k, v in match.items())]
     assert len(found) == 1, (match, found)
     return found[0]
 
 
-def test_rood_records_from_the_hand_table(hand_summary: dict[str, list[dict]]) -> None:
+def test_rood_records_from_the_hand_table(hand_summary: dict[str, list[dict[str, Any]]]) -> None:
     rob = hand_summary["robustness"]
     noise = _one(rob, kind="rood", model="a", metric="dsc", shift="noise")
     assert noise["overall"] == pytest.approx(207 / 285)
@@ -71,10 +74,12 @@ def test_rood_records_from_the_hand_table(hand_summary: dict[str, list[dict]]) -
     mean = _one(rob, kind="rood", model="a", metric="dsc", shift="mean")
     assert mean["degradation"] == pytest.approx(0.14)  # one simulated shift (label noise is excluded)
     # hd95 = 20 (1 - dsc): lower is better, so the degradation keeps its positive sign: 20 * 0.14.
-    assert _one(rob, kind="rood", model="a", metric="hd95", shift="noise")["degradation"] == pytest.approx(2.8)
+    assert _one(rob, kind="rood", model="a", metric="hd95", shift="noise")["degradation"] == pytest.approx(
+        2.8
+    )
 
 
-def test_mce_records_from_the_hand_table(hand_summary: dict[str, list[dict]]) -> None:
+def test_mce_records_from_the_hand_table(hand_summary: dict[str, list[dict[str, Any]]]) -> None:
     rob = hand_summary["robustness"]
     a = _one(rob, kind="mce", model="a", metric="dsc")
     assert a["mce"] == pytest.approx(0.7 / 0.45)
@@ -84,7 +89,7 @@ def test_mce_records_from_the_hand_table(hand_summary: dict[str, list[dict]]) ->
     assert _one(rob, kind="ce", model="c", metric="dsc", shift="noise")["ce"] == pytest.approx(0.75 / 0.45)
 
 
-def test_worst_group_records_use_wilds_keys(hand_summary: dict[str, list[dict]]) -> None:
+def test_worst_group_records_use_wilds_keys(hand_summary: dict[str, list[dict[str, Any]]]) -> None:
     rob = hand_summary["robustness"]
     site = _one(rob, kind="worst_group", model="a", metric="dsc", grouping="site")
     assert site["dsc_group:site=A"] == pytest.approx(0.8)
@@ -101,7 +106,7 @@ def test_worst_group_records_use_wilds_keys(hand_summary: dict[str, list[dict]])
     assert hd["hd95_wg"] == pytest.approx(8.0)
 
 
-def test_effective_robustness_records(hand_summary: dict[str, list[dict]]) -> None:
+def test_effective_robustness_records(hand_summary: dict[str, list[dict[str, Any]]]) -> None:
     rob = hand_summary["robustness"]
     a = _one(rob, kind="effective_robustness", model="a", metric="dsc", target="ood_sites")
     assert a["effective_robustness"] == pytest.approx(-1 / 60)
@@ -111,7 +116,7 @@ def test_effective_robustness_records(hand_summary: dict[str, list[dict]]) -> No
     assert hd["effective_robustness"] == pytest.approx(-20 / 60)
 
 
-def test_label_noise_sensitivity(hand_summary: dict[str, list[dict]]) -> None:
+def test_label_noise_sensitivity(hand_summary: dict[str, list[dict[str, Any]]]) -> None:
     rob = hand_summary["robustness"]
     a = _one(rob, kind="label_noise_mean", model="a", metric="dsc", noise="flip@1")
     assert a["move"] == pytest.approx(-0.05)
