@@ -47,9 +47,7 @@ def make_case(seed: int = 0) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDAr
     pred = ndimage.binary_dilation(kept) if seed % 2 else kept.copy()
     pred |= _blobs(rng, 20, SHAPE)
     prob = ndimage.gaussian_filter(pred.astype(np.float32), sigma=1.0)
-    prob = np.clip(prob + 0.05 * rng.random(SHAPE, dtype=np.float32) * (prob > 0), 0.0, 1.0).astype(
-        np.float32
-    )
+    prob = np.clip(prob + 0.05 * rng.random(SHAPE, dtype=np.float32) * (prob > 0), 0.0, 1.0).astype(np.float32)
     return pred, ref, prob
 
 

@@ -58,6 +58,13 @@ def run() -> list[BenchRow]:
             fast = SHIFTS.get(name)(backend="torch", device=device)
             fast.apply(case, params)  # warm-up (CUDA context, kernels)
             ours_s = best_of(lambda f=fast, p=params: f.apply(case, p))  # type: ignore[misc]
-            rows.append(BenchRow(f"shifts: {name} s{severity}, torch {device}", ours_s, f"TorchIO {name}", peer_s,
-                                 goals[name] if device == "cpu" else ">= 5x"))  # fmt: skip
+            rows.append(
+                BenchRow(
+                    f"shifts: {name} s{severity}, torch {device}",
+                    ours_s,
+                    f"TorchIO {name}",
+                    peer_s,
+                    goals[name] if device == "cpu" else ">= 5x",
+                )
+            )
     return rows

@@ -33,8 +33,10 @@ def _load(path: str):  # type: ignore[no-untyped-def]  # returns Protocol; impor
 
 def cmd_validate(args: argparse.Namespace) -> int:
     protocol = _load(args.protocol)
-    print(f"{args.protocol}: valid protocol {protocol.name!r} ({len(protocol.models)} models, "
-          f"{len(protocol.shifts)} shift conditions, metrics {', '.join(protocol.metrics.panel)})")  # fmt: skip
+    print(
+        f"{args.protocol}: valid protocol {protocol.name!r} ({len(protocol.models)} models, "
+        f"{len(protocol.shifts)} shift conditions, metrics {', '.join(protocol.metrics.panel)})"
+    )
     return 0
 
 
@@ -58,8 +60,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif args.what == "metrics":
         from robusteval.metrics import METRICS
 
-        rows = [(n, f"{m.doc} [{m.unit or 'unitless'}, {'higher' if m.higher_is_better else 'lower'} is better; "
-                    f"empty: {m.empty}]") for n, m in METRICS.items()]  # fmt: skip
+        rows = [
+            (
+                n,
+                f"{m.doc} [{m.unit or 'unitless'}, {'higher' if m.higher_is_better else 'lower'} is better; "
+                f"empty: {m.empty}]",
+            )
+            for n, m in METRICS.items()
+        ]
     elif args.what == "models":
         from robusteval.models import ADAPTERS
         from robusteval.models.zoo_entry import load_card, zoo_entries
@@ -68,8 +76,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         for entry in zoo_entries():
             card = load_card(entry)
             dsc = card.get("metrics", {}).get("id_test_dsc")
-            rows.append((f"zoo {entry}", f"[{card['family']}] {card['architecture']}, {card['parameters']:,} "
-                                         f"parameters, in-distribution test DSC {dsc}"))  # fmt: skip
+            rows.append(
+                (
+                    f"zoo {entry}",
+                    f"[{card['family']}] {card['architecture']}, {card['parameters']:,} "
+                    f"parameters, in-distribution test DSC {dsc}",
+                )
+            )
     elif args.what == "engines":
         from robusteval.engine import ENGINES
 
@@ -85,8 +98,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     protocol = _load(args.protocol)
     out = Path(args.out) if args.out else Path("reports") / protocol.name
-    result = run_protocol(protocol, Path(args.protocol), out, cache_dir=args.cache, engine=args.engine,
-                          fresh=args.fresh, log=lambda m: print(m, file=sys.stderr))  # fmt: skip
+    result = run_protocol(
+        protocol,
+        Path(args.protocol),
+        out,
+        cache_dir=args.cache,
+        engine=args.engine,
+        fresh=args.fresh,
+        log=lambda m: print(m, file=sys.stderr),
+    )
     if result.n_failed:
         _err(f"{result.n_failed} of {result.n_rows} work items failed; see {out / 'cases.csv'} and the report")
     return result.exit_code
@@ -105,8 +125,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m robusteval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m robusteval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("validate", help="check a protocol file (exit 0 valid, 2 invalid)")
     p.add_argument("protocol")
@@ -120,8 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("protocol")
     p.add_argument("--out", help="output dir (default reports/<protocol name>/)")
     p.add_argument("--engine", choices=["local", "ray"], help="override the protocol's execution.engine")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="cache for generated data (default $ROBUSTEVAL_CACHE or ~/.cache/robusteval)")  # fmt: skip
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="cache for generated data (default $ROBUSTEVAL_CACHE or ~/.cache/robusteval)",
+    )
     p.add_argument("--fresh", action="store_true", help="ignore finished items from an earlier run in --out")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="re-render index.html from a run dir without recomputing")

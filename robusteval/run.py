@@ -34,8 +34,22 @@ from robusteval.protocol import Protocol, protocol_sha256
 from robusteval.stats import StatsSettings, summarize
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED_ITEMS = 0, 2, 3
-PACKAGES = ("torch", "monai", "torchio", "numpy", "scipy", "pandas", "statsmodels", "ray", "pydantic", "nibabel",
-            "nilearn", "seaborn", "edt", "connected-components-3d")  # fmt: skip
+PACKAGES = (
+    "torch",
+    "monai",
+    "torchio",
+    "numpy",
+    "scipy",
+    "pandas",
+    "statsmodels",
+    "ray",
+    "pydantic",
+    "nibabel",
+    "nilearn",
+    "seaborn",
+    "edt",
+    "connected-components-3d",
+)
 
 
 def default_cache_dir() -> Path:
@@ -64,8 +78,14 @@ def _versions() -> dict[str, str]:
 
 def _git_commit() -> str | None:
     try:
-        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5, check=False)  # fmt: skip
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return res.stdout.strip() or None
@@ -83,8 +103,13 @@ def _json_safe(value: Any) -> Any:
 
 def stats_settings(protocol: Protocol) -> StatsSettings:
     s = protocol.statistics
-    return StatsSettings(confidence_level=s.confidence_level, n_resamples=s.n_resamples, ci_method=s.ci_method,
-                         headline_metric=protocol.report.headline_metric, seed=protocol.seed)  # fmt: skip
+    return StatsSettings(
+        confidence_level=s.confidence_level,
+        n_resamples=s.n_resamples,
+        ci_method=s.ci_method,
+        headline_metric=protocol.report.headline_metric,
+        seed=protocol.seed,
+    )
 
 
 def run_protocol(
@@ -113,20 +138,27 @@ def run_protocol(
     engine_name = engine or protocol.execution.engine
     models = [ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models]
     job = EngineJob(
-        plan=plan, models=models, base_dir=protocol_path.resolve().parent, metrics=list(protocol.metrics.panel),
+        plan=plan,
+        models=models,
+        base_dir=protocol_path.resolve().parent,
+        metrics=list(protocol.metrics.panel),
         metric_config=MetricConfig(**protocol.metrics.config_fields()),
-        device=protocol.execution.device, workers=protocol.execution.workers,
-        threads=protocol.execution.threads_per_worker, gpus_per_worker=protocol.execution.gpus_per_worker,
+        device=protocol.execution.device,
+        workers=protocol.execution.workers,
+        threads=protocol.execution.threads_per_worker,
+        gpus_per_worker=protocol.execution.gpus_per_worker,
         address=protocol.execution.address,
-    )  # fmt: skip
+    )
     store = ItemStore(out_dir / "items.jsonl")
     if fresh:
         store.clear()
     keys = item_keys(job)
     done = store.load()
     todo = pending_items(job, keys, done)
-    log(f"{len(records)} cases listed, {len(plan.items)} work items x {len(models)} models, engine {engine_name}"
-        + (f"; resuming: {len(plan.items) - len(todo)} items already done" if len(todo) < len(plan.items) else ""))
+    log(
+        f"{len(records)} cases listed, {len(plan.items)} work items x {len(models)} models, engine {engine_name}"
+        + (f"; resuming: {len(plan.items) - len(todo)} items already done" if len(todo) < len(plan.items) else "")
+    )
 
     if todo:
         with progress_reporter(len(todo), log) as progress:
@@ -155,16 +187,18 @@ def run_protocol(
             "packages": _versions(),
             "seeds": {"protocol": protocol.seed, "bootstrap": protocol.seed},
             "engine": engine_name,
-            "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                        "cpus": os.cpu_count()},  # fmt: skip
+            "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
             "git_commit": _git_commit(),
             "start_time": started.isoformat(),
             "end_time": dt.datetime.now(dt.UTC).isoformat(),
             "timings_s": {"engine": round(t_engine, 2), "total": round(time.perf_counter() - t0, 2)},
             "inference_s_median": {str(k): round(float(v), 4) for k, v in ok_timings.median().items()},
         },
-        "dataset": {"listed": len(records), "excluded_by_split": plan.excluded,
-                 "failed_cases": sorted(set(cases.loc[cases["status"] == "failed", "case_id"]))},  # fmt: skip
+        "dataset": {
+            "listed": len(records),
+            "excluded_by_split": plan.excluded,
+            "failed_cases": sorted(set(cases.loc[cases["status"] == "failed", "case_id"])),
+        },
         "counts": {"rows": len(cases), "failed": n_failed},
         **stats,
     }

@@ -47,7 +47,9 @@ def test_plan_pairs_every_shifted_item_with_its_clean_twin(job: EngineJob) -> No
     assert len({i.seed for i in shifted}) == len(shifted)  # an independent, recorded seed per item
 
 
-def _collect(engine: str, job: EngineJob, on_case: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
+def _collect(
+    engine: str, job: EngineJob, on_case: Callable[[list[dict[str, Any]]], None] | None = None
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def collect(n: int, case_rows: list[dict[str, Any]]) -> None:

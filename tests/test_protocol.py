@@ -64,7 +64,10 @@ def test_shipped_protocols_are_valid(name: str) -> None:
         # missing referenced files
         (VALID + "dataset:\n  source: manifest\n  path: nowhere.csv\n", ":14: dataset.path: file not found"),
         (
-            VALID.replace("adapter: zoo\n    params: {entry: unet}", "adapter: monai\n    params: {architecture: UNet, checkpoint: w.pt}"),
+            VALID.replace(
+                "adapter: zoo\n    params: {entry: unet}",
+                "adapter: monai\n    params: {architecture: UNet, checkpoint: w.pt}",
+            ),
             ":3: models[0]: params.checkpoint: file not found",
         ),
         # YAML syntax error, empty file, python-object tags

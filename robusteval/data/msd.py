@@ -181,8 +181,8 @@ def msd_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
             foreground=foreground,
             metadata=meta,
         )
-        files = tuple(loader.keywords["images"].values()) + (loader.keywords["label"],)
-        records.append(CaseRecord(case, subject, site, scanner, spec.partition, loader, meta, files))
+        read = (*loader.keywords["images"].values(), loader.keywords["label"])
+        records.append(CaseRecord(case, subject, site, scanner, spec.partition, loader, meta, read))
     if not records:
         raise RobustEvalError(f"{images_dir}: no *{ending} case found")
     return records

@@ -96,8 +96,8 @@ def wmh2017_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
             ignore_value=2,
             metadata=meta,
         )
-        files = tuple(loader.keywords["images"].values()) + (loader.keywords["label"],)
-        records.append(CaseRecord(case_id, subject_id, site, scanner, spec.partition, loader, meta, files))
+        read = (*loader.keywords["images"].values(), loader.keywords["label"])
+        records.append(CaseRecord(case_id, subject_id, site, scanner, spec.partition, loader, meta, read))
     if not records:
         raise RobustEvalError(f"dataset.path: no <site>/<subject>/pre/ folder under {root}")
     absent = [m for m, seen in present.items() if not seen]

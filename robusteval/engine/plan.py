@@ -19,12 +19,25 @@ from robusteval.protocol.schema import Protocol, ShiftSpec
 from robusteval.shifts.compose import Condition, seed_for
 
 RESULT_COLUMNS = (
-    "model", "family", "case_id", "subject_id", "site", "scanner", "split", "shift", "shift_family",
-    "severity", "seed", "status", "error", "shift_params", "metric_notes",
-)  # fmt: skip
+    "model",
+    "family",
+    "case_id",
+    "subject_id",
+    "site",
+    "scanner",
+    "split",
+    "shift",
+    "shift_family",
+    "severity",
+    "seed",
+    "status",
+    "error",
+    "shift_params",
+    "metric_notes",
+)
 # Measured, not computed: kept in the item store and summarized in summary.json, never in cases.csv, so that
 # cases.csv is identical between engines and between an interrupted-and-resumed and an uninterrupted run.
-TIMING_COLUMNS = ("inference_s", "worker")
+TIMING_COLUMNS = ("inference_s", "shift_s", "worker")
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,17 @@ def shift_family_of(item: WorkItem, conditions: dict[str, Condition]) -> str:
 def base_row(item: WorkItem, model: str, family: str, shift_family: str) -> dict[str, Any]:
     r = item.record
     return {
-        "model": model, "family": family, "case_id": r.case_id, "subject_id": r.subject_id, "site": r.site,
-        "scanner": r.scanner, "split": item.split, "shift": item.condition, "shift_family": shift_family,
-        "severity": item.severity, "seed": item.seed, "status": "ok", "error": "",
-    }  # fmt: skip
+        "model": model,
+        "family": family,
+        "case_id": r.case_id,
+        "subject_id": r.subject_id,
+        "site": r.site,
+        "scanner": r.scanner,
+        "split": item.split,
+        "shift": item.condition,
+        "shift_family": shift_family,
+        "severity": item.severity,
+        "seed": item.seed,
+        "status": "ok",
+        "error": "",
+    }

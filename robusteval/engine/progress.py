@@ -18,8 +18,14 @@ def progress_reporter(total: int, log: Callable[[str], None]) -> Iterator[Callab
     if sys.stderr.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
-        with Progress("[bold]work items", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
+        with Progress(
+            "[bold]work items",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        ) as bar:
             task = bar.add_task("items", total=total)
             yield lambda n: bar.advance(task, n)
         return

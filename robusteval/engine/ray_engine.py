@@ -24,9 +24,8 @@ MAX_RESTARTS = 3
 
 class _Worker:
     def __init__(self, job: EngineJob) -> None:
-        import torch
-
         import ray
+        import torch
 
         torch.set_num_threads(job.threads)
         self.job = job
@@ -36,8 +35,9 @@ class _Worker:
         self.identity = f"{socket.gethostname()}:{os.getpid()}" + (f":gpu{gpus}" if gpus else "")
 
     def evaluate(self, case_index: int) -> tuple[int, list[dict[str, Any]]]:
-        rows = evaluate_case(self.cases[case_index], self.job.plan.conditions, self.models, self.job.metrics,
-                             self.job.metric_config)  # fmt: skip
+        rows = evaluate_case(
+            self.cases[case_index], self.job.plan.conditions, self.models, self.job.metrics, self.job.metric_config
+        )
         for row in rows:
             row["worker"] = self.identity
         return case_index, rows
@@ -58,15 +58,16 @@ class RayEngine(Engine):
             address = job.address or os.environ.get("RAY_ADDRESS")
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
-            gpus = float(ray.cluster_resources().get("GPU", 0))
+            gpus = float(ray.cluster_resources().get("GPU", 0))  # type: ignore[no-untyped-call]
             use_gpu = gpus > 0 and job.device != "cpu"
             n_workers = job.workers
             per_worker_gpu = (job.gpus_per_worker or min(1.0, gpus / n_workers)) if use_gpu else 0.0
             device = "cuda" if use_gpu and torch.cuda.is_available() else ("cpu" if not use_gpu else job.device)
             worker_job = job if device == job.device else EngineJob(**{**job.__dict__, "device": device})
-            actor_cls = ray.remote(num_cpus=job.threads, num_gpus=per_worker_gpu, max_restarts=MAX_RESTARTS,
-                                   max_task_retries=MAX_RESTARTS)(_Worker)  # fmt: skip
-            actors = [actor_cls.remote(worker_job) for _ in range(n_workers)]  # type: ignore[attr-defined]
+            actor_cls: Any = ray.remote(
+                num_cpus=job.threads, num_gpus=per_worker_gpu, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS
+            )(_Worker)
+            actors: list[Any] = [actor_cls.remote(worker_job) for _ in range(n_workers)]
             cases = list(job.plan.by_case().values())
             pending: dict[Any, int] = {}
             next_case = 0

@@ -30,8 +30,10 @@ def _sha(*parts: object) -> str:
 def _condition_spec(condition: Condition | None) -> object:
     if condition is None:
         return "clean"
-    return [(type(s).__name__, sorted(vars(s).items()), sev) for s, sev in zip(condition.steps, condition.severities,
-                                                                               strict=True)]  # fmt: skip
+    return [
+        (type(s).__name__, sorted(vars(s).items()), sev)
+        for s, sev in zip(condition.steps, condition.severities, strict=True)
+    ]
 
 
 def item_keys(job: EngineJob) -> dict[tuple[str, str, int, str], str]:

@@ -77,10 +77,15 @@ def _score(
 ) -> dict[str, Any]:
     row = base_row(item, model.name, model.family, shift_family)
     values, notes = compute_metrics(
-        metrics, prediction.mask, case.label, case.spacing_mm, ignore=case.ignore, prob=prediction.prob,
+        metrics,
+        prediction.mask,
+        case.label,
+        case.spacing_mm,
+        ignore=case.ignore,
+        prob=prediction.prob,
         uncertainty=prediction.uncertainty,
         config=metric_config,
-    )  # fmt: skip
+    )
     row.update(shift_params=params_json, metric_notes=json.dumps(notes) if notes else "", inference_s=inference_s)
     row.update(values)
     return row
@@ -103,6 +108,7 @@ def evaluate_case(
     clean_predictions: dict[str, tuple[Prediction, float]] = {}
     for item in items:
         shift_family = shift_family_of(item, conditions)
+        t_shift = time.perf_counter()
         if item.condition == "clean":
             shifted, params_json, label_only = _tag(case, item), "", False
         else:
@@ -115,6 +121,7 @@ def evaluate_case(
                 rows.extend(failed_rows([item], model_pairs, conditions, f"shift failed: {_reason(exc)}"))
                 continue
             label_only = condition.touches_label_only()
+        shift_s = round(time.perf_counter() - t_shift, 4)
         for model in models:
             try:
                 if label_only and model.name in clean_predictions:
@@ -129,10 +136,19 @@ def evaluate_case(
                     raise CaseError(
                         f"model {model.name}: prediction shape {prediction.mask.shape} != label {shifted.label.shape}"
                     )
-                rows.append(
-                    _score(item, model, shifted, prediction, params_json, shift_family, metrics, metric_config,
-                           round(seconds, 4))  # fmt: skip
+                row = _score(
+                    item,
+                    model,
+                    shifted,
+                    prediction,
+                    params_json,
+                    shift_family,
+                    metrics,
+                    metric_config,
+                    round(seconds, 4),
                 )
+                row["shift_s"] = shift_s
+                rows.append(row)
             except Exception as exc:
                 row = failed_rows([item], [(model.name, model.family)], conditions, _reason(exc))[0]
                 if isinstance(exc, PredictionUnavailable):

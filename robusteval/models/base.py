@@ -122,7 +122,7 @@ class ModelAdapter(ABC):
         self.device = device
 
     @classmethod
-    def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:
+    def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:  # noqa: B027 (optional hook)
         """Raise ValueError (naming the parameter) when ``params`` cannot work; called at protocol load."""
 
     @classmethod

@@ -47,21 +47,44 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_INFERENCE = {"modalities": ["flair", "t1"], "normalization": "zscore_brain", "spacing_mm": [2.0, 2.0, 2.0],
-              "roi_size": [64, 64, 64], "overlap": 0.25, "sw_batch_size": 2, "threshold": 0.5, "output": "sigmoid"}  # fmt: skip
+_INFERENCE = {
+    "modalities": ["flair", "t1"],
+    "normalization": "zscore_brain",
+    "spacing_mm": [2.0, 2.0, 2.0],
+    "roi_size": [64, 64, 64],
+    "overlap": 0.25,
+    "sw_batch_size": 2,
+    "threshold": 0.5,
+    "output": "sigmoid",
+}
 
 RECIPES: dict[str, Recipe] = {
     "unet": Recipe(
         architecture="UNet",
-        kwargs={"spatial_dims": 3, "in_channels": 2, "out_channels": 1, "channels": [16, 32, 64, 128],
-                "strides": [2, 2, 2], "num_res_units": 1},  # fmt: skip
+        kwargs={
+            "spatial_dims": 3,
+            "in_channels": 2,
+            "out_channels": 1,
+            "channels": [16, 32, 64, 128],
+            "strides": [2, 2, 2],
+            "num_res_units": 1,
+        },
         family="cnn",
         inference=_INFERENCE,
     ),
     "unetr": Recipe(
         architecture="UNETR",
-        kwargs={"in_channels": 2, "out_channels": 1, "img_size": [48, 48, 48], "feature_size": 8,
-                "hidden_size": 144, "mlp_dim": 576, "num_heads": 4, "proj_type": "conv", "norm_name": "instance"},  # fmt: skip
+        kwargs={
+            "in_channels": 2,
+            "out_channels": 1,
+            "img_size": [48, 48, 48],
+            "feature_size": 8,
+            "hidden_size": 144,
+            "mlp_dim": 576,
+            "num_heads": 4,
+            "proj_type": "conv",
+            "norm_name": "instance",
+        },
         family="vit",
         inference={**_INFERENCE, "roi_size": [48, 48, 48], "overlap": 0.5},
         iterations=1200,
@@ -73,7 +96,9 @@ RECIPES: dict[str, Recipe] = {
 DEFAULT_TEST = SynthSpec(sites=("A",), test_subjects=6, train_subjects=0, resolution_mm=2.0, seed=0)
 
 
-def _patches(cases: list[tuple[np.ndarray, np.ndarray]], recipe: Recipe, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _patches(
+    cases: list[tuple[np.ndarray, np.ndarray]], recipe: Recipe, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     half = np.asarray(recipe.patch) // 2
     for _ in range(recipe.batch_size):
@@ -105,12 +130,15 @@ def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: i
     n_iter = iterations or recipe.iterations
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    train_spec = SynthSpec(sites=("A",), test_subjects=0, train_subjects=recipe.train_subjects,
-                           resolution_mm=recipe.resolution_mm, seed=0)  # fmt: skip
+    train_spec = SynthSpec(
+        sites=("A",), test_subjects=0, train_subjects=recipe.train_subjects, resolution_mm=recipe.resolution_mm, seed=0
+    )
     train_cases = _load(generate(train_spec, cache_dir / "synthetic" / train_spec.key()), "train")
     settings = InferenceSettings(**recipe.inference)
-    data = [(normalize(c.stacked(settings.modalities), settings.normalization), c.label[None].astype(np.float32))
-            for c in train_cases]  # fmt: skip
+    data = [
+        (normalize(c.stacked(settings.modalities), settings.normalization), c.label[None].astype(np.float32))
+        for c in train_cases
+    ]
     net = monai_class(recipe.architecture)(**recipe.kwargs)
     opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=n_iter, pct_start=0.1)
@@ -125,7 +153,9 @@ def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: i
         opt.step()
         sched.step()
         if it % 50 == 0 or it == n_iter - 1:
-            print(f"[{entry}] iter {it:5d}/{n_iter} loss {loss.item():.4f} {time.perf_counter() - t0:7.1f}s", flush=True)
+            print(
+                f"[{entry}] iter {it:5d}/{n_iter} loss {loss.item():.4f} {time.perf_counter() - t0:7.1f}s", flush=True
+            )
     train_s = time.perf_counter() - t0
     weights = f"{entry}.pt"
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, ZOO_DIR / weights)
@@ -139,12 +169,18 @@ def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: i
         "parameters": int(sum(p.numel() for p in net.parameters())),
         "training": {
             "data": f"synthetic site A, train partition, {recipe.train_subjects} subjects at {recipe.resolution_mm} mm "
-                    f"(SynthSpec seed 0, generator version {train_spec.version})",
-            "seed": seed, "iterations": n_iter, "batch_size": recipe.batch_size, "patch": list(recipe.patch),
-            "loss": "DiceCE (sigmoid, batch Dice)", "optimizer": f"AdamW one-cycle lr {recipe.lr}",
-            "lesion_patch_p": recipe.lesion_patch_p, "train_time_s": round(train_s, 1),
-            "device": str(torch.device("cpu")), "torch": torch.__version__,
-        },  # fmt: skip
+            f"(SynthSpec seed 0, generator version {train_spec.version})",
+            "seed": seed,
+            "iterations": n_iter,
+            "batch_size": recipe.batch_size,
+            "patch": list(recipe.patch),
+            "loss": "DiceCE (sigmoid, batch Dice)",
+            "optimizer": f"AdamW one-cycle lr {recipe.lr}",
+            "lesion_patch_p": recipe.lesion_patch_p,
+            "train_time_s": round(train_s, 1),
+            "device": str(torch.device("cpu")),
+            "torch": torch.__version__,
+        },
         "note": recipe.note,
         "recipe": asdict(recipe),
     }

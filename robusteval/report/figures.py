@@ -77,7 +77,9 @@ def _styled(fn: Callable[P, R]) -> Callable[P, R]:
 def figure_to_data_uri(fig: Figure, dpi: int = 110) -> str:
     """The figure as a ``data:image/png;base64,...`` URI (deterministic bytes: no software metadata)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    with warnings.catch_warnings():  # a layout that cannot fit long names is drawn as is
+        warnings.filterwarnings("ignore", "constrained_layout not applied", UserWarning)
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -91,7 +93,7 @@ def model_palette(models: Sequence[str]) -> dict[str, Any]:
 def _grid(n: int, ncols: int, width: float, height: float, **kwargs: Any) -> tuple[Figure, list[Any]]:
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(width * ncols, height * nrows))
+    fig = Figure(layout="constrained", figsize=(width * ncols, height * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
     flat = list(axes.flat)
     for ax in flat[n:]:
@@ -99,18 +101,11 @@ def _grid(n: int, ncols: int, width: float, height: float, **kwargs: Any) -> tup
     return fig, flat[:n]
 
 
-def _tight(fig: Figure, rect: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> None:
-    """``tight_layout`` that keeps the figure as is when it cannot fit (long names): bbox_inches="tight" at
-    save time still includes every label."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        fig.tight_layout(rect=rect)
-
-
 def _legend_below(fig: Figure, handles: list[Any], labels: list[str]) -> None:
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncols=min(len(labels), 6), frameon=False,
-                   bbox_to_anchor=(0.5, 0.0))  # fmt: skip
+        fig.legend(
+            handles, labels, loc="lower center", ncols=min(len(labels), 6), frameon=False, bbox_to_anchor=(0.5, 0.0)
+        )
 
 
 @_styled
@@ -136,15 +131,20 @@ def degradation_figure(cells: pd.DataFrame, metric: str, models: Sequence[str] |
             if g.empty:
                 continue
             ax.plot(g[SEVERITY_COLUMN], g["mean"], marker="o", ms=3.5, lw=1.4, label=model, color=palette[model])
-            ax.fill_between(g[SEVERITY_COLUMN], g["ci_low"].astype(float), g["ci_high"].astype(float),
-                            alpha=0.18, color=palette[model], lw=0)  # fmt: skip
+            ax.fill_between(
+                g[SEVERITY_COLUMN],
+                g["ci_low"].astype(float),
+                g["ci_high"].astype(float),
+                alpha=0.18,
+                color=palette[model],
+                lw=0,
+            )
         ax.set_title(shift)
         ax.set_xlabel("severity (0 = clean)")
         ax.set_ylabel(metric)
         ax.set_xticks(sorted({0.0, *data[SEVERITY_COLUMN].astype(float)}))
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    _tight(fig, rect=(0, 0.08 if len(shifts) <= 3 else 0.04, 1, 1))
     _legend_below(fig, handles, labels)
     return fig
 
@@ -162,7 +162,8 @@ def degradation_heatmap(rood: pd.DataFrame, metric: str, models: Sequence[str] |
     columns = [c for c in sorted(table.columns) if c != "mean"] + (["mean"] if "mean" in table.columns else [])
     rows = [x for x in (models or sorted(table.index)) if x in table.index]
     table = table.loc[rows, columns].rename(columns={"mean": "mean over shifts"})
-    fig = Figure(figsize=(1.2 + 0.95 * len(columns), 0.9 + 0.38 * len(rows)))
+    width, height = max(4.0, 1.6 + 0.95 * len(columns)), max(2.0, 1.0 + 0.38 * len(rows))
+    fig = Figure(layout="constrained", figsize=(width, height))
     ax = fig.subplots()
     values = table.to_numpy(dtype=float)
     bound = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
@@ -182,7 +183,6 @@ def degradation_heatmap(rood: pd.DataFrame, metric: str, models: Sequence[str] |
     ax.set_title(f"{metric}: ROOD-MRI degradation per shift (severity-weighted)")
     ax.tick_params(axis="x", rotation=30)
     ax.tick_params(axis="y", rotation=0)
-    _tight(fig)
     return fig
 
 
@@ -196,7 +196,7 @@ def forest_figure(rows: pd.DataFrame, xlabel: str, title: str = "") -> Figure | 
     if rows.empty:
         return None
     n = len(rows)
-    fig = Figure(figsize=(7.6, 0.9 + 0.24 * n))
+    fig = Figure(layout="constrained", figsize=(7.6, 0.9 + 0.24 * n))
     ax = fig.subplots()
     y = np.arange(n)[::-1]
     colours = {"better": BETTER, "worse": WORSE}
@@ -216,7 +216,6 @@ def forest_figure(rows: pd.DataFrame, xlabel: str, title: str = "") -> Figure | 
     ax.grid(axis="x", alpha=0.3)
     if title:
         ax.set_title(title)
-    _tight(fig)
     return fig
 
 
@@ -252,17 +251,24 @@ def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str])
     width = 0.8 / max(len(present), 1)
     rng = np.random.default_rng(0)
     for ax, (title, data, xlabel, order) in zip(axes, panels, strict=True):
+        by_key = {(str(k[0]), k[1]): g.to_numpy(float) for k, g in data.groupby(["model", "_x"])[metric]}
         for mi, model in enumerate(present):
             offset = (mi - (len(present) - 1) / 2) * width
-            groups = [pd.to_numeric(data.loc[(data["model"] == model) & (data["_x"] == x), metric]).to_numpy(float)
-                      for x in order]  # fmt: skip
+            groups = [by_key.get((model, x), np.empty(0)) for x in order]
             pos = [i + offset for i, g in enumerate(groups) if g.size]
             vals = [g for g in groups if g.size]
             if not vals:
                 continue
             colour = palette[model]
-            box = ax.boxplot(vals, positions=pos, widths=width * 0.85, patch_artist=True, showfliers=False,
-                             orientation="vertical", manage_ticks=False)  # fmt: skip
+            box = ax.boxplot(
+                vals,
+                positions=pos,
+                widths=width * 0.85,
+                patch_artist=True,
+                showfliers=False,
+                orientation="vertical",
+                manage_ticks=False,
+            )
             for patch in box["boxes"]:
                 patch.set(facecolor=(*colour[:3], 0.25), edgecolor=colour, lw=0.9)
             for part in ("medians", "whiskers", "caps"):
@@ -277,7 +283,6 @@ def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str])
         ax.set_ylabel(metric)
         ax.grid(axis="y", alpha=0.3)
     handles = [Patch(facecolor=palette[m], label=m) for m in present]
-    _tight(fig, rect=(0, 0.08 if len(panels) <= 3 else 0.04, 1, 1))
     _legend_below(fig, handles, present)
     return fig
 
@@ -307,16 +312,14 @@ def significance_map_figure(sig: pd.DataFrame, conditions: Sequence[str], models
             ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, color="#d0d7de"))
         ax.set_xticks(range(n), models, rotation=60, ha="right")
         ax.set_yticks(range(n), models)
-        ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
-        ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
-        ax.grid(which="minor", color="white", lw=1.0)
-        ax.tick_params(which="minor", length=0)
+        for k in range(n + 1):
+            ax.axhline(k - 0.5, color="white", lw=1.0)
+            ax.axvline(k - 0.5, color="white", lw=1.0)
         ax.set_title(cond)
         for spine in ax.spines.values():
             spine.set_visible(False)
     fig.supylabel("model (row) ...", fontsize=8)
     fig.supxlabel("... is significantly better than (column): filled", fontsize=8)
-    _tight(fig)
     return fig
 
 
@@ -330,7 +333,8 @@ def rank_blob_figure(ranks: pd.DataFrame, conditions: Sequence[str], models: Seq
     if ranks.empty or len(models) < 2 or not conditions:
         return None
     palette = model_palette(models)
-    fig = Figure(figsize=(max(4.5, 0.55 * len(conditions) * max(len(models), 2) * 0.5 + 2.0), 3.4))
+    width = min(max(4.5, 1.5 + 0.3 * len(conditions) * len(models)), 11.0)
+    fig = Figure(layout="constrained", figsize=(width, 3.6))
     ax = fig.subplots()
     width = 0.8 / len(models)
     for ci, cond in enumerate(conditions):
@@ -355,7 +359,6 @@ def rank_blob_figure(ranks: pd.DataFrame, conditions: Sequence[str], models: Seq
     ax.set_ylabel("rank (1 = best)")
     ax.grid(axis="y", alpha=0.3)
     handles = [Line2D([], [], marker="o", ls="", color=palette[m], label=m) for m in models]
-    _tight(fig, rect=(0, 0.1, 1, 1))
     _legend_below(fig, handles, list(models))
     return fig
 
@@ -390,8 +393,12 @@ def lesion_size_figure(cells: pd.DataFrame, bins: Mapping[str, str], models: Seq
                 hi.append(_float(r["ci_high"]))
             if not xs:
                 continue
-            yerr = np.array([[max(y - a, 0.0) if math.isfinite(a) else 0.0 for y, a in zip(ys, lo, strict=True)],
-                             [max(b - y, 0.0) if math.isfinite(b) else 0.0 for y, b in zip(ys, hi, strict=True)]])  # fmt: skip
+            yerr = np.array(
+                [
+                    [max(y - a, 0.0) if math.isfinite(a) else 0.0 for y, a in zip(ys, lo, strict=True)],
+                    [max(b - y, 0.0) if math.isfinite(b) else 0.0 for y, b in zip(ys, hi, strict=True)],
+                ]
+            )
             ax.errorbar(xs, ys, yerr=yerr, fmt="o", ms=4, color=palette[model], capsize=2, lw=1, label=model)
         ax.set_xticks(range(len(metrics)), [bins[m] for m in metrics])
         ax.set_title(panel)
@@ -399,7 +406,6 @@ def lesion_size_figure(cells: pd.DataFrame, bins: Mapping[str, str], models: Seq
         ax.set_ylim(-0.03, 1.05)
         ax.grid(axis="y", alpha=0.3)
     handles = [Line2D([], [], marker="o", ls="", color=palette[m], label=m) for m in models]
-    _tight(fig, rect=(0, 0.1 if len(panels) <= 3 else 0.05, 1, 1))
     _legend_below(fig, handles, list(models))
     return fig
 
@@ -417,7 +423,7 @@ def label_noise_figure(moves: pd.DataFrame, taus: pd.DataFrame, metric: str, mod
     noises = sorted(set(moves["noise"]), key=_condition_sort_key)
     palette = model_palette(models)
     has_tau = not taus.empty and taus["kendall_tau"].notna().any()
-    fig = Figure(figsize=(4.4 + 0.35 * len(noises) + (3.6 if has_tau else 0.0), 3.2))
+    fig = Figure(layout="constrained", figsize=(4.4 + 0.35 * len(noises) + (3.6 if has_tau else 0.0), 3.2))
     axes = fig.subplots(1, 2 if has_tau else 1, squeeze=False, width_ratios=[1.6, 1] if has_tau else None)[0]
     ax = axes[0]
     x = np.arange(len(noises))
@@ -440,7 +446,6 @@ def label_noise_figure(moves: pd.DataFrame, taus: pd.DataFrame, metric: str, mod
         ax2.set_title("ranking stability")
         ax2.grid(axis="y", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
-    _tight(fig, rect=(0, 0.1, 1, 1))
     _legend_below(fig, handles, labels)
     return fig
 
@@ -465,7 +470,7 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
         return None
     families = sorted({str(f) for f in p["family"]})
     colours = dict(zip(families, sns.color_palette("colorblind", max(len(families), 1)), strict=False))
-    fig = Figure(figsize=(6.0, 3.6))
+    fig = Figure(layout="constrained", figsize=(6.0, 3.6))
     ax = fig.subplots()
     for _, r in p.iterrows():
         x = float(r["parameters"])
@@ -490,5 +495,4 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
         Line2D([], [], marker="o", ls="", mfc="white", color="black", label="OOD mean"),
     ]
     ax.legend(handles=handles, loc="best", frameon=False)
-    _tight(fig)
     return fig

@@ -42,8 +42,21 @@ SECTIONS = (
 """(anchor, title) of the report's sections, in order."""
 
 SIZE_BINS = {"lesion_recall_small": "small", "lesion_recall_medium": "medium", "lesion_recall_large": "large"}
-STRING_COLUMNS = ("model", "family", "case_id", "subject_id", "site", "scanner", "split", "shift", "shift_family",
-                  "status", "error", "shift_params", "metric_notes")  # fmt: skip
+STRING_COLUMNS = (
+    "model",
+    "family",
+    "case_id",
+    "subject_id",
+    "site",
+    "scanner",
+    "split",
+    "shift",
+    "shift_family",
+    "status",
+    "error",
+    "shift_params",
+    "metric_notes",
+)
 NON_METRIC_COLUMNS = {*STRING_COLUMNS, "severity", "seed", "inference_s"}
 MAX_EMBED_BYTES = 3 * 2**20
 MAX_FAILED_LISTED = 300
@@ -233,13 +246,23 @@ def _load(run_dir: Path) -> _Run:
         families.setdefault(str(r.get("model")), str(r.get("family")))
     ood_sites = sorted({str(s) for s in cases.loc[(cases["shift"] == "clean") & (cases["split"] != "id"), "site"]})
     level = float(settings.get("confidence_level") or (protocol.get("statistics") or {}).get("confidence_level", 0.95))
-    run = _Run(run_dir, summary, cases, cells, headline, metrics, sorted(families), families, ood_sites, level,
-               str(settings.get("multiple_testing") or "holm"))  # fmt: skip
+    run = _Run(
+        run_dir,
+        summary,
+        cases,
+        cells,
+        headline,
+        metrics,
+        sorted(families),
+        families,
+        ood_sites,
+        level,
+        str(settings.get("multiple_testing") or "holm"),
+    )
     id_means = _id_means(run, headline)
     sign = run.sign(headline)
     ordered = sorted(run.models, key=lambda m: (-sign * id_means[m]["mean"] if m in id_means else math.inf, m))
-    return _Run(run_dir, summary, cases, cells, headline, metrics, ordered, families, ood_sites, level,
-                run.correction)  # fmt: skip
+    return _Run(run_dir, summary, cases, cells, headline, metrics, ordered, families, ood_sites, level, run.correction)
 
 
 def _id_means(run: _Run, metric: str) -> dict[str, dict[str, Any]]:
@@ -316,8 +339,17 @@ def _status(run: _Run, metric: str, diff: Any, significant: Any) -> str:
 
 def _item(label: str, model: str, run: _Run, **fields: Any) -> dict[str, Any]:
     """A verdict card: every key the template reads, with defaults."""
-    base = {"label": label, "model": model, "family": run.families.get(model, "?"), "value": "n/a", "ci": None,
-            "basis": "", "comparison": None, "tally": None, "details": []}  # fmt: skip
+    base = {
+        "label": label,
+        "model": model,
+        "family": run.families.get(model, "?"),
+        "value": "n/a",
+        "ci": None,
+        "basis": "",
+        "comparison": None,
+        "tally": None,
+        "details": [],
+    }
     return {**base, **fields}
 
 
@@ -332,13 +364,23 @@ def _section_verdict(run: _Run) -> dict[str, Any]:
     if ranked:
         best = ranked[0]
         c = id_cells[best]
-        comp = _comparison(run, _pair(run, h, {"condition": "clean", "split": "id"}, best, ranked[1]), h) \
-            if len(ranked) > 1 else None  # fmt: skip
-        out["items"].append(_item(
-            "Best in distribution", best, run, value=fmt_num(c["mean"]), ci=fmt_ci(c.get("ci_low"), c.get("ci_high")),
-            basis=f"mean {h} on the ID clean test cases (n = {c.get('n')})", comparison=comp,
-            details=[] if len(ranked) > 1 else ["Only one model: nothing to compare."],
-        ))  # fmt: skip
+        comp = (
+            _comparison(run, _pair(run, h, {"condition": "clean", "split": "id"}, best, ranked[1]), h)
+            if len(ranked) > 1
+            else None
+        )
+        out["items"].append(
+            _item(
+                "Best in distribution",
+                best,
+                run,
+                value=fmt_num(c["mean"]),
+                ci=fmt_ci(c.get("ci_low"), c.get("ci_high")),
+                basis=f"mean {h} on the ID clean test cases (n = {c.get('n')})",
+                comparison=comp,
+                details=[] if len(ranked) > 1 else ["Only one model: nothing to compare."],
+            )
+        )
     ood = _ood_verdict(run)
     if ood is not None:
         out["items"].append(ood)
@@ -347,10 +389,14 @@ def _section_verdict(run: _Run) -> dict[str, Any]:
         out["items"].append(robust)
     out["family"] = _family_verdict(run, id_cells, sign)
     out["checks"] = [
-        {"status": str(r.get("status", "ERROR")), "check": r.get("check", ""), "model": r.get("model") or "all",
-         "message": r.get("message", "")}
+        {
+            "status": str(r.get("status", "ERROR")),
+            "check": r.get("check", ""),
+            "model": r.get("model") or "all",
+            "message": r.get("message", ""),
+        }
         for r in run.records("checks")
-    ]  # fmt: skip
+    ]
     out["checks_missing"] = None if out["checks"] else "This protocol declares no checks."
     counts = {s: sum(c["status"] == s for c in out["checks"]) for s in ("PASS", "WARN", "FAIL", "ERROR")}
     out["check_counts"] = {k: v for k, v in counts.items() if v}
@@ -371,8 +417,9 @@ def _ood_verdict(run: _Run) -> dict[str, Any] | None:
     ood = _ood_cells(run, h)
     if ood.empty:
         return None
-    ood = ood.assign(_label=[run.label(s, v, sp) for s, v, sp in zip(ood["shift"], ood["severity"], ood["split"],
-                                                                       strict=True)])  # fmt: skip
+    ood = ood.assign(
+        _label=[run.label(s, v, sp) for s, v, sp in zip(ood["shift"], ood["severity"], ood["split"], strict=True)]
+    )
     per_model = {str(m): set(g["_label"]) for m, g in ood.groupby("model")}
     common = set.intersection(*per_model.values()) if per_model else set()
     conds = sorted(common, key=lambda lab: run.order_key(_first(ood[ood["_label"] == lab])))
@@ -387,13 +434,17 @@ def _ood_verdict(run: _Run) -> dict[str, Any] | None:
         details.append("Only the OOD conditions every model has are averaged.")
     best_cells = part[part["model"] == best]
     worst = best_cells.loc[(sign * best_cells["mean"]).idxmin()]
-    details.append(f"Worst OOD condition for {best}: {run.label(worst['shift'], worst['severity'], worst['split'])} "
-                   f"{fmt_num(worst['mean'])} {fmt_ci(worst['ci_low'], worst['ci_high'])}.")  # fmt: skip
+    details.append(
+        f"Worst OOD condition for {best}: {run.label(worst['shift'], worst['severity'], worst['split'])} "
+        f"{fmt_num(worst['mean'])} {fmt_ci(worst['ci_low'], worst['ci_high'])}."
+    )
     site_cell = part[(part["model"] == best) & (part["shift"] == "clean")]
     if not site_cell.empty:
         s = site_cell.iloc[0]
-        details.append(f"Natural site shift ({run.label('clean', 0, 'ood')}): {fmt_num(s['mean'])} "
-                       f"{fmt_ci(s['ci_low'], s['ci_high'])}.")  # fmt: skip
+        details.append(
+            f"Natural site shift ({run.label('clean', 0, 'ood')}): {fmt_num(s['mean'])} "
+            f"{fmt_ci(s['ci_low'], s['ci_high'])}."
+        )
     comp = None
     tally = None
     if len(ranked) > 1:
@@ -409,18 +460,29 @@ def _ood_verdict(run: _Run) -> dict[str, Any] | None:
             n_better += better
             n_sig += bool(better and pair.get("significant") is True)
             n_worse_sig += bool(not better and pair.get("significant") is True)
-        tally = {"other": other, "n": n_tested, "better": n_better, "significant": n_sig,
-                 "worse_significant": n_worse_sig, "diff": fmt_num(float(means[best]) - float(means[other]))}  # fmt: skip
+        tally = {
+            "other": other,
+            "n": n_tested,
+            "better": n_better,
+            "significant": n_sig,
+            "worse_significant": n_worse_sig,
+            "diff": fmt_num(float(means[best]) - float(means[other])),
+        }
         if site_cell.shape[0]:
             comp = _comparison(run, _pair(run, h, {"condition": "clean", "split": "ood"}, best, other), h)
             if comp is not None:
                 comp["where"] = run.label("clean", 0, "ood")
     return _item(
-        "Best out of distribution", best, run, value=fmt_num(means[best]),
+        "Best out of distribution",
+        best,
+        run,
+        value=fmt_num(means[best]),
         basis=f"mean {h} over {len(conds)} OOD condition(s), each weighted equally "
-              f"({', '.join(conds[:6])}{', ...' if len(conds) > 6 else ''})",
-        comparison=comp, tally=tally, details=details,
-    )  # fmt: skip
+        f"({', '.join(conds[:6])}{', ...' if len(conds) > 6 else ''})",
+        comparison=comp,
+        tally=tally,
+        details=details,
+    )
 
 
 def _first(frame: pd.DataFrame) -> dict[str, Any]:
@@ -434,8 +496,10 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
     if rood:
         ranked = sorted(rood, key=lambda r: (float(r["degradation"]), str(r["model"])))
         best = ranked[0]
-        basis = (f"ROOD-MRI degradation of {h} (severity-weighted mean of clean - shifted, over "
-                 f"{best.get('n_shifts', '?')} simulated shift(s); + = worse)")  # fmt: skip
+        basis = (
+            f"ROOD-MRI degradation of {h} (severity-weighted mean of clean - shifted, over "
+            f"{best.get('n_shifts', '?')} simulated shift(s); + = worse)"
+        )
         value, ci = fmt_num(best["degradation"]), None
         others = [f"{r['model']} {fmt_num(r['degradation'])}" for r in ranked[1:]]
     else:
@@ -453,15 +517,22 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
     model = str(best["model"])
     details = []
     if others:
-        details.append("Others: " + ", ".join(others) + ". The statistics do not test differences in degradation "
-                       "between models; see the per-condition ID-vs-OOD tests below.")  # fmt: skip
+        details.append(
+            "Others: " + ", ".join(others) + ". The statistics do not test differences in degradation "
+            "between models; see the per-condition ID-vs-OOD tests below."
+        )
     for r in ranked[:2]:
         recs = [x for x in ivo if x.get("model") == r["model"] and x.get("p_adjusted") is not None]
-        n_sig = sum(1 for x in recs if x.get("significant") is True and _finite(x.get("degradation"))
-                    and float(x["degradation"]) > 0)  # fmt: skip
+        n_sig = sum(
+            1
+            for x in recs
+            if x.get("significant") is True and _finite(x.get("degradation")) and float(x["degradation"]) > 0
+        )
         if recs:
-            details.append(f"{r['model']}: significant drop in {n_sig} of {len(recs)} OOD condition(s) "
-                           f"({recs[0].get('correction') or run.correction}-adjusted).")  # fmt: skip
+            details.append(
+                f"{r['model']}: significant drop in {n_sig} of {len(recs)} OOD condition(s) "
+                f"({recs[0].get('correction') or run.correction}-adjusted)."
+            )
     return _item("Most robust (smallest degradation)", model, run, value=value, ci=ci, basis=basis, details=details)
 
 
@@ -469,8 +540,10 @@ def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float)
     fams = sorted(set(run.families.values()))
     out: dict[str, Any] = {"families": fams, "rows": [], "terms": [], "note": None, "fit": None}
     if len(fams) < 2:
-        out["note"] = (f"Only one model family ({', '.join(fams) or 'none'}) in this run: it cannot answer "
-                       "\u201cViT or CNN?\u201d.")  # fmt: skip
+        out["note"] = (
+            f"Only one model family ({', '.join(fams) or 'none'}) in this run: it cannot answer "
+            "\u201cViT or CNN?\u201d."
+        )
     ood = _ood_cells(run, run.headline)
     ood_means = ood.groupby("model")["mean"].mean() if not ood.empty else pd.Series(dtype=float)
     for fam in fams:
@@ -478,17 +551,21 @@ def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float)
         best_id = next((m for m in members if m in id_cells), None)
         ood_members = [m for m in members if m in ood_means.index]
         best_ood = min(ood_members, key=lambda m: -sign * float(ood_means[m])) if ood_members else None
-        out["rows"].append({
-            "family": fam, "models": ", ".join(members),
-            "best_id": best_id, "best_id_value": fmt_num(id_cells[best_id]["mean"]) if best_id else "n/a",
-            "best_ood": best_ood, "best_ood_value": fmt_num(ood_means[best_ood]) if best_ood else "n/a",
-        })  # fmt: skip
+        out["rows"].append(
+            {
+                "family": fam,
+                "models": ", ".join(members),
+                "best_id": best_id,
+                "best_id_value": fmt_num(id_cells[best_id]["mean"]) if best_id else "n/a",
+                "best_ood": best_ood,
+                "best_ood_value": fmt_num(ood_means[best_ood]) if best_ood else "n/a",
+            }
+        )
     mixed = run.records("mixed_effects", metric=run.headline)
     fit = next((r for r in mixed if r.get("kind") == "fit"), None)
     skipped = next((r for r in mixed if r.get("kind") == "skipped"), None)
     if fit is not None:
-        out["fit"] = {"formula": fit.get("formula", ""), "converged": fit.get("converged"),
-                      "note": fit.get("note", "")}  # fmt: skip
+        out["fit"] = {"formula": fit.get("formula", ""), "converged": fit.get("converged"), "note": fit.get("note", "")}
         for r in mixed:
             term = str(r.get("term", ""))
             if r.get("kind") == "coefficient" and term.startswith("family[") and ":" not in term:
@@ -524,34 +601,57 @@ def _section_id_vs_ood(run: _Run) -> dict[str, Any]:
             recs = sorted(run.records("id_vs_ood", metric=metric, model=model), key=run.order_key)
             for r in recs:
                 cell = _ood_cell(run, metric, r)
-                rows.append({
-                    "condition": run.label_of(r), "n": r.get("n_ood"),
-                    "mean": fmt_num(cell.get("mean") if cell else r.get("mean_ood")),
-                    "ci": fmt_ci(cell.get("ci_low"), cell.get("ci_high")) if cell else "no CI",
-                    "diff": fmt_num(r.get("diff")), "diff_ci": fmt_ci(r.get("ci_low"), r.get("ci_high")),
-                    "p": fmt_p(r.get("p_adjusted")), "significant": r.get("significant"),
-                    "cls": _status(run, metric, r.get("diff"), r.get("significant")),
-                    "kind": "paired (same cases)" if r.get("kind") == "paired" else "two-sample",
-                    "note": r.get("note", ""),
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "condition": run.label_of(r),
+                        "n": r.get("n_ood"),
+                        "mean": fmt_num(cell.get("mean") if cell else r.get("mean_ood")),
+                        "ci": fmt_ci(cell.get("ci_low"), cell.get("ci_high")) if cell else "no CI",
+                        "diff": fmt_num(r.get("diff")),
+                        "diff_ci": fmt_ci(r.get("ci_low"), r.get("ci_high")),
+                        "p": fmt_p(r.get("p_adjusted")),
+                        "significant": r.get("significant"),
+                        "cls": _status(run, metric, r.get("diff"), r.get("significant")),
+                        "kind": "paired (same cases)" if r.get("kind") == "paired" else "two-sample",
+                        "note": r.get("note", ""),
+                    }
+                )
             if c is None and not rows:
                 continue
-            blocks.append({
-                "model": model, "family": run.families.get(model, "?"),
-                "id_mean": fmt_num(c["mean"]) if c else "n/a",
-                "id_ci": fmt_ci(c.get("ci_low"), c.get("ci_high")) if c else "no CI",
-                "id_n": c.get("n") if c else 0, "id_note": c.get("note", "") if c else "", "rows": rows,
-            })  # fmt: skip
+            blocks.append(
+                {
+                    "model": model,
+                    "family": run.families.get(model, "?"),
+                    "id_mean": fmt_num(c["mean"]) if c else "n/a",
+                    "id_ci": fmt_ci(c.get("ci_low"), c.get("ci_high")) if c else "no CI",
+                    "id_n": c.get("n") if c else 0,
+                    "id_note": c.get("note", "") if c else "",
+                    "rows": rows,
+                }
+            )
         worst = [
-            {"model": r.get("model"), "grouping": r.get("grouping"), "avg": fmt_num(r.get(f"{metric}_avg")),
-             "wg": fmt_num(r.get(f"{metric}_wg")), "group": r.get("worst_group") or "n/a",
-             "n_groups": r.get("n_groups"), "note": r.get("note", "")}
+            {
+                "model": r.get("model"),
+                "grouping": r.get("grouping"),
+                "avg": fmt_num(r.get(f"{metric}_avg")),
+                "wg": fmt_num(r.get(f"{metric}_wg")),
+                "group": r.get("worst_group") or "n/a",
+                "n_groups": r.get("n_groups"),
+                "note": r.get("note", ""),
+            }
             for r in run.records("robustness", "worst_group", metric=metric)
-        ]  # fmt: skip
+        ]
         if blocks or worst:
-            out["metrics"].append({"metric": metric, "unit": _unit(metric), "direction": run.direction(metric),
-                                   "blocks": blocks, "worst": worst,
-                                   "has_ood": any(b["rows"] for b in blocks)})  # fmt: skip
+            out["metrics"].append(
+                {
+                    "metric": metric,
+                    "unit": _unit(metric),
+                    "direction": run.direction(metric),
+                    "blocks": blocks,
+                    "worst": worst,
+                    "has_ood": any(b["rows"] for b in blocks),
+                }
+            )
     if not out["metrics"]:
         out["missing"] = "No metric cells: every work item failed."
     return out
@@ -572,8 +672,11 @@ def _ood_cell(run: _Run, metric: str, rec: Mapping[str, Any]) -> dict[str, Any] 
         if not cands and len(run.ood_sites) == 1:
             cands = run.records("cells", metric=metric, model=model, shift="clean", split="ood", site=None)
     else:
-        cands = [c for c in run.records("cells", metric=metric, model=model, shift=rec.get("shift"), site=None)
-                 if c.get("severity") == rec.get("severity")]  # fmt: skip
+        cands = [
+            c
+            for c in run.records("cells", metric=metric, model=model, shift=rec.get("shift"), site=None)
+            if c.get("severity") == rec.get("severity")
+        ]
     return cands[0] if cands else None
 
 
@@ -586,14 +689,18 @@ def _section_degradation(run: _Run) -> dict[str, Any]:
         return out
     h = run.headline
     level = f"{run.level:.0%}"
-    fig = _figure(F.degradation_figure(c, h, run.models), f"{h} against severity per shift (mean, {level} CI band; "
-                  "severity 0 is the ID clean cell)")  # fmt: skip
+    fig = _figure(
+        F.degradation_figure(c, h, run.models),
+        f"{h} against severity per shift (mean, {level} CI band; severity 0 is the ID clean cell)",
+    )
     if fig:
         out["figures"].append(fig)
     rood = pd.DataFrame(run.records("robustness", "rood"))
     if not rood.empty and "degradation" in rood:
-        heat = _figure(F.degradation_heatmap(rood, h, run.models),
-                       f"{h}: ROOD-MRI degradation per model and shift (severity weights alpha^s; + = worse)")  # fmt: skip
+        heat = _figure(
+            F.degradation_heatmap(rood, h, run.models),
+            f"{h}: ROOD-MRI degradation per model and shift (severity weights alpha^s; + = worse)",
+        )
         if heat:
             out["figures"].append(heat)
     extra = [m for m in run.metrics if m != h and m in set(shifted["metric"])][:MAX_EXTRA_DEGRADATION_METRICS]
@@ -601,13 +708,20 @@ def _section_degradation(run: _Run) -> dict[str, Any]:
         f = _figure(F.degradation_figure(c, metric, run.models), f"{metric} against severity per shift")
         if f:
             out["extra"].append(f)
-    out["extra_note"] = (f"Curves for the first {MAX_EXTRA_DEGRADATION_METRICS} other metrics; all metrics are in "
-                         "the tables of section 2.") if len(run.metrics) - 1 > len(extra) else ""  # fmt: skip
+    out["extra_note"] = (
+        (
+            f"Curves for the first {MAX_EXTRA_DEGRADATION_METRICS} other metrics; all metrics are in "
+            "the tables of section 2."
+        )
+        if len(run.metrics) - 1 > len(extra)
+        else ""
+    )
     return out
 
 
-def _forest_rows(run: _Run, metric: str, recs: list[dict[str, Any]],
-                 label: Callable[[dict[str, Any]], str]) -> tuple[pd.DataFrame, str]:  # fmt: skip
+def _forest_rows(
+    run: _Run, metric: str, recs: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]
+) -> tuple[pd.DataFrame, str]:
     """Forest rows for ``recs`` (ordered by condition); when too many, only the key conditions."""
     recs = [r for r in recs if run.order_key(r)[0] != 4]
     note = ""
@@ -641,9 +755,11 @@ def _section_differences(run: _Run) -> dict[str, Any]:
                 r["model_a"], r["model_b"] = b, a
         pairs.sort(key=lambda r: (rank.get(r["model_a"], 0), rank.get(r["model_b"], 0)))
         rows, note = _forest_rows(run, h, pairs, lambda r: f"{r['model_a']} - {r['model_b']} | {run.label_of(r)}")
-        fig = _figure(F.forest_figure(rows, f"{h} difference (first - second model); {run.direction(h)}"),
-                      f"Model vs model: paired differences of {h} per condition with {run.level:.0%} CIs; "
-                      "filled = significant after correction (green: first model better, red: worse)")  # fmt: skip
+        fig = _figure(
+            F.forest_figure(rows, f"{h} difference (first - second model); {run.direction(h)}"),
+            f"Model vs model: paired differences of {h} per condition with {run.level:.0%} CIs; "
+            "filled = significant after correction (green: first model better, red: worse)",
+        )
         if fig:
             out["figures"].append(fig)
         if note:
@@ -654,9 +770,11 @@ def _section_differences(run: _Run) -> dict[str, Any]:
     ivo.sort(key=lambda r: rank.get(r.get("model"), 0))
     if ivo:
         rows, note = _forest_rows(run, h, ivo, lambda r: f"{r['model']} | {run.label_of(r)}")
-        fig = _figure(F.forest_figure(rows, f"{h}: OOD - ID clean; {run.direction(h)}"),
-                      f"ID vs OOD: difference of {h} per model and OOD condition with {run.level:.0%} CIs; filled = "
-                      "significant after correction (red: worse OOD)")  # fmt: skip
+        fig = _figure(
+            F.forest_figure(rows, f"{h}: OOD - ID clean; {run.direction(h)}"),
+            f"ID vs OOD: difference of {h} per model and OOD condition with {run.level:.0%} CIs; filled = "
+            "significant after correction (red: worse OOD)",
+        )
         if fig:
             out["figures"].append(fig)
         if note:
@@ -667,15 +785,20 @@ def _section_differences(run: _Run) -> dict[str, Any]:
     fit = next((r for r in mixed if r.get("kind") == "fit"), None)
     if fit is not None:
         out["mixed"] = {
-            "formula": fit.get("formula", ""), "n_obs": fit.get("n_obs"), "n_groups": fit.get("n_groups"),
-            "converged": fit.get("converged"), "warnings": fit.get("warnings") or [], "note": fit.get("note", ""),
+            "formula": fit.get("formula", ""),
+            "n_obs": fit.get("n_obs"),
+            "n_groups": fit.get("n_groups"),
+            "converged": fit.get("converged"),
+            "warnings": fit.get("warnings") or [],
+            "note": fit.get("note", ""),
             "dropped": fit.get("dropped_terms") or [],
             "terms": [_term_row(run, r) for r in mixed if r.get("kind") == "coefficient"],
-        }  # fmt: skip
+        }
     else:
         skipped = next((r for r in mixed if r.get("kind") == "skipped"), None)
-        out["mixed_missing"] = f"Mixed model not fitted: {skipped.get('note', '')}" if skipped \
-            else "No mixed-model records in this run."  # fmt: skip
+        out["mixed_missing"] = (
+            f"Mixed model not fitted: {skipped.get('note', '')}" if skipped else "No mixed-model records in this run."
+        )
     if not pairs and not ivo:
         out["missing"] = "Nothing to compare: one model and no OOD conditions."
     return out
@@ -687,8 +810,10 @@ def _section_distributions(run: _Run) -> dict[str, Any]:
     if h not in run.cases:
         out["missing"] = f"cases.csv has no {h} column."
         return out
-    fig = _figure(F.distribution_figure(run.cases, h, run.models),
-                  f"Per-case {h} by model: box (quartiles, whiskers 1.5 IQR) and points (cases)")  # fmt: skip
+    fig = _figure(
+        F.distribution_figure(run.cases, h, run.models),
+        f"Per-case {h} by model: box (quartiles, whiskers 1.5 IQR) and points (cases)",
+    )
     if fig:
         out["figures"].append(fig)
     else:
@@ -700,9 +825,11 @@ def _section_distributions(run: _Run) -> dict[str, Any]:
     if sig:
         conds = run.key_conditions(sig)[:8]
         frame = pd.DataFrame(sig).assign(panel=[run.label_of(r) for r in sig])
-        f = _figure(F.significance_map_figure(frame, conds, run.models),
-                    f"Significance maps ({h}): filled where the row model is significantly better than the column "
-                    f"model (one-sided Wilcoxon, {run.correction}-adjusted within each condition)")  # fmt: skip
+        f = _figure(
+            F.significance_map_figure(frame, conds, run.models),
+            f"Significance maps ({h}): filled where the row model is significantly better than the column "
+            f"model (one-sided Wilcoxon, {run.correction}-adjusted within each condition)",
+        )
         if f:
             out["figures"].append(f)
     else:
@@ -714,16 +841,23 @@ def _section_distributions(run: _Run) -> dict[str, Any]:
         if len(conds) > 12:
             conds = run.key_conditions(ranks)
         frame = pd.DataFrame(ranks).assign(panel=[run.label_of(r) for r in ranks])
-        f = _figure(F.rank_blob_figure(frame, conds, run.models),
-                    f"Rank stability ({h}): disc area = bootstrap probability of each rank; black = median rank "
-                    f"and {run.level:.0%} interval")  # fmt: skip
+        f = _figure(
+            F.rank_blob_figure(frame, conds, run.models),
+            f"Rank stability ({h}): disc area = bootstrap probability of each rank; black = median rank "
+            f"and {run.level:.0%} interval",
+        )
         if f:
             out["figures"].append(f)
     out["taus"] = [
-        {"condition": run.label_of(r), "tau": fmt_num(r.get("tau_median")), "ci": fmt_ci(r.get("tau_ci_low"),
-         r.get("tau_ci_high")), "n_cases": r.get("n_cases"), "note": r.get("note", "")}
+        {
+            "condition": run.label_of(r),
+            "tau": fmt_num(r.get("tau_median")),
+            "ci": fmt_ci(r.get("tau_ci_low"), r.get("tau_ci_high")),
+            "n_cases": r.get("n_cases"),
+            "note": r.get("note", ""),
+        }
         for r in sorted(run.records("ranks", "kendall_tau", metric=h), key=run.order_key)
-    ]  # fmt: skip
+    ]
     skipped = run.records("ranks", "skipped")
     if skipped and not ranks:
         out["notes"].append(f"Ranking skipped: {skipped[0].get('note', '')}")
@@ -734,8 +868,10 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
     bins = {m: lab for m, lab in SIZE_BINS.items() if m in run.metrics}
     out: dict[str, Any] = {"figures": [], "rows": [], "bins": list(bins.values()), "missing": None}
     if not bins:
-        out["missing"] = ("This run does not measure lesion recall by size (add lesion_recall_small, _medium and "
-                          "_large to the metric panel).")  # fmt: skip
+        out["missing"] = (
+            "This run does not measure lesion recall by size (add lesion_recall_small, _medium and "
+            "_large to the metric panel)."
+        )
         return out
     c = run.cells
     part = c[c["metric"].isin(list(bins)) & c["site"].isna()] if not c.empty else c
@@ -748,9 +884,11 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
     frame = part.assign(panel=labels)
     frame = frame[frame["panel"].isin(keep)]
     frame = frame.iloc[sorted(range(len(frame)), key=lambda i: keep.index(frame["panel"].iloc[i]))]
-    fig = _figure(F.lesion_size_figure(frame, bins, run.models),
-                  f"Lesion recall by lesion size per model (mean, {run.level:.0%} CI): ID clean, OOD sites and each "
-                  "shift at its highest severity")  # fmt: skip
+    fig = _figure(
+        F.lesion_size_figure(frame, bins, run.models),
+        f"Lesion recall by lesion size per model (mean, {run.level:.0%} CI): ID clean, OOD sites and each "
+        "shift at its highest severity",
+    )
     if fig:
         out["figures"].append(fig)
     shifted = part[(part["shift"] != "clean") & (part["shift_family"] != "label_noise")]
@@ -760,11 +898,13 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
         for metric in bins:
             cc = clean[(clean["model"] == model) & (clean["metric"] == metric)]
             ss = shifted[(shifted["model"] == model) & (shifted["metric"] == metric)]["mean"]
-            row["values"].append({
-                "clean": fmt_num(cc["mean"].iloc[0]) if len(cc) else "n/a",
-                "clean_ci": fmt_ci(cc["ci_low"].iloc[0], cc["ci_high"].iloc[0]) if len(cc) else "",
-                "shifted": fmt_num(float(ss.mean())) if ss.notna().any() else "n/a",
-            })  # fmt: skip
+            row["values"].append(
+                {
+                    "clean": fmt_num(cc["mean"].iloc[0]) if len(cc) else "n/a",
+                    "clean_ci": fmt_ci(cc["ci_low"].iloc[0], cc["ci_high"].iloc[0]) if len(cc) else "",
+                    "shifted": fmt_num(float(ss.mean())) if ss.notna().any() else "n/a",
+                }
+            )
         out["rows"].append(row)
     fam_rows = []
     for fam in sorted(set(run.families.values())):
@@ -773,8 +913,12 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
         for metric in bins:
             cc = clean[clean["model"].isin(members) & (clean["metric"] == metric)]["mean"]
             ss = shifted[shifted["model"].isin(members) & (shifted["metric"] == metric)]["mean"]
-            vals.append({"clean": fmt_num(float(cc.mean())) if cc.notna().any() else "n/a",
-                         "shifted": fmt_num(float(ss.mean())) if ss.notna().any() else "n/a"})  # fmt: skip
+            vals.append(
+                {
+                    "clean": fmt_num(float(cc.mean())) if cc.notna().any() else "n/a",
+                    "shifted": fmt_num(float(ss.mean())) if ss.notna().any() else "n/a",
+                }
+            )
         fam_rows.append({"family": fam, "models": ", ".join(members), "values": vals})
     out["families"] = fam_rows
     out["has_shifts"] = not shifted.empty
@@ -787,27 +931,40 @@ def _section_label_noise(run: _Run) -> dict[str, Any]:
     noise_rows = run.cases[run.cases["shift_family"] == "label_noise"] if len(run.cases) else run.cases
     moves = run.records("robustness", "label_noise_mean", metric=h)
     if noise_rows.empty and not moves:
-        out["missing"] = ("This run has no label-noise conditions (shift family label_noise), so the sensitivity of "
-                          "the conclusions to reference-label noise is not measured.")  # fmt: skip
+        out["missing"] = (
+            "This run has no label-noise conditions (shift family label_noise), so the sensitivity of "
+            "the conclusions to reference-label noise is not measured."
+        )
         return out
     if not moves:
         out["missing"] = "Label-noise rows are present but no label-noise statistics were recorded for " + h + "."
         return out
     taus = run.records("robustness", "label_noise_ranking", metric=h)
-    fig = _figure(F.label_noise_figure(pd.DataFrame(moves), pd.DataFrame(taus), h, run.models),
-                  f"{h} scored against perturbed reference labels: score moves per model, and Kendall's tau between "
-                  "the rankings under the clean and the noisy reference")  # fmt: skip
+    fig = _figure(
+        F.label_noise_figure(pd.DataFrame(moves), pd.DataFrame(taus), h, run.models),
+        f"{h} scored against perturbed reference labels: score moves per model, and Kendall's tau between "
+        "the rankings under the clean and the noisy reference",
+    )
     if fig:
         out["figures"].append(fig)
     for t in sorted(taus, key=lambda r: F._condition_sort_key(str(r.get("noise")))):
         models = [m for m in run.models if f"rank_clean_reference:{m}" in t]
-        out["rankings"].append({
-            "noise": t.get("noise"), "tau": fmt_num(t.get("kendall_tau")), "note": t.get("note", ""),
-            "ranks": [{"model": m, "clean": fmt_num(t.get(f"rank_clean_reference:{m}")).rstrip("0").rstrip("."),
-                       "noisy": fmt_num(t.get(f"rank_noisy_reference:{m}")).rstrip("0").rstrip("."),
-                       "moved": t.get(f"rank_clean_reference:{m}") != t.get(f"rank_noisy_reference:{m}")}
-                      for m in models],
-        })  # fmt: skip
+        out["rankings"].append(
+            {
+                "noise": t.get("noise"),
+                "tau": fmt_num(t.get("kendall_tau")),
+                "note": t.get("note", ""),
+                "ranks": [
+                    {
+                        "model": m,
+                        "clean": fmt_num(t.get(f"rank_clean_reference:{m}")).rstrip("0").rstrip("."),
+                        "noisy": fmt_num(t.get(f"rank_noisy_reference:{m}")).rstrip("0").rstrip("."),
+                        "moved": t.get(f"rank_clean_reference:{m}") != t.get(f"rank_noisy_reference:{m}"),
+                    }
+                    for m in models
+                ],
+            }
+        )
     noises = sorted({str(r.get("noise")) for r in moves}, key=F._condition_sort_key)
     for i, a in enumerate(run.models):
         for b in run.models[i + 1 :]:
@@ -815,27 +972,46 @@ def _section_label_noise(run: _Run) -> dict[str, Any]:
             if base is None:
                 continue
             for noise in noises:
-                noisy = next((p for split in ("ood", "id") if (p := _pair(run, h, {"condition": noise, "split": split},
-                              a, b)) is not None), None)  # fmt: skip
+                noisy = next(
+                    (
+                        p
+                        for split in ("ood", "id")
+                        if (p := _pair(run, h, {"condition": noise, "split": split}, a, b)) is not None
+                    ),
+                    None,
+                )
                 if noisy is None:
                     continue
                 changed = (base.get("significant") is True) != (noisy.get("significant") is True) or (
-                    _finite(base.get("diff")) and _finite(noisy.get("diff"))
-                    and (float(base["diff"]) > 0) != (float(noisy["diff"]) > 0))  # fmt: skip
-                out["pairs"].append({
-                    "pair": f"{a} - {b}", "noise": noise,
-                    "clean": fmt_num(base.get("diff")), "clean_ci": fmt_ci(base.get("ci_low"), base.get("ci_high")),
-                    "clean_sig": base.get("significant"),
-                    "noisy": fmt_num(noisy.get("diff")), "noisy_ci": fmt_ci(noisy.get("ci_low"), noisy.get("ci_high")),
-                    "noisy_sig": noisy.get("significant"), "changed": bool(changed),
-                })  # fmt: skip
+                    _finite(base.get("diff"))
+                    and _finite(noisy.get("diff"))
+                    and (float(base["diff"]) > 0) != (float(noisy["diff"]) > 0)
+                )
+                out["pairs"].append(
+                    {
+                        "pair": f"{a} - {b}",
+                        "noise": noise,
+                        "clean": fmt_num(base.get("diff")),
+                        "clean_ci": fmt_ci(base.get("ci_low"), base.get("ci_high")),
+                        "clean_sig": base.get("significant"),
+                        "noisy": fmt_num(noisy.get("diff")),
+                        "noisy_ci": fmt_ci(noisy.get("ci_low"), noisy.get("ci_high")),
+                        "noisy_sig": noisy.get("significant"),
+                        "changed": bool(changed),
+                    }
+                )
     out["n_changed"] = sum(p["changed"] for p in out["pairs"])
     out["diffs"] = [
-        {"model": r.get("model"), "noise": r.get("noise"), "condition": r.get("condition"),
-         "clean": fmt_num(r.get("diff_clean_reference")), "noisy": fmt_num(r.get("diff_noisy_reference")),
-         "move": fmt_num(r.get("move"))}
+        {
+            "model": r.get("model"),
+            "noise": r.get("noise"),
+            "condition": r.get("condition"),
+            "clean": fmt_num(r.get("diff_clean_reference")),
+            "noisy": fmt_num(r.get("diff_noisy_reference")),
+            "move": fmt_num(r.get("move")),
+        }
         for r in run.records("robustness", "label_noise_diff", metric=h)
-    ]  # fmt: skip
+    ]
     return out
 
 
@@ -846,8 +1022,10 @@ def _section_efficiency(run: _Run) -> dict[str, Any]:
     inference = prov.get("inference_s_median") or {}
     entries = {str(e.get("name") or e.get("model")): e for e in run.summary.get("models") or [] if isinstance(e, dict)}
     if not entries:
-        out["notes"].append("Parameters, FLOPs, memory and energy are not recorded for this run (summary.json has "
-                            "no \u201cmodels\u201d entry); only the measured inference times are shown.")  # fmt: skip
+        out["notes"].append(
+            "Parameters, FLOPs, memory and energy are not recorded for this run (summary.json has "
+            "no \u201cmodels\u201d entry); only the measured inference times are shown."
+        )
     fields = [(k, lab, kind) for k, lab, kind in EFFICIENCY_FIELDS if any(k in e for e in entries.values())]
     out["columns"] = [lab for _, lab, _ in fields]
     id_cells = _id_means(run, h)
@@ -865,19 +1043,33 @@ def _section_efficiency(run: _Run) -> dict[str, Any]:
                 reasons[f"{model}: {key}"] = method
             values.append({"text": fmt_count(v) if kind == "count" else fmt_num(v), "title": method})
         c = id_cells.get(model, {})
-        out["rows"].append({
-            "model": model, "family": run.families.get(model) or e.get("family") or "?", "values": values,
-            "inference": fmt_num(inference.get(model)), "id_mean": fmt_num(c.get("mean")),
-            "ood_mean": fmt_num(ood_means[model]) if model in ood_means.index else "n/a",
-        })  # fmt: skip
-        perf.append({"model": model, "family": run.families.get(model) or e.get("family") or "?",
-                     "parameters": e.get("parameters"), "id_mean": c.get("mean"), "id_low": c.get("ci_low"),
-                     "id_high": c.get("ci_high"),
-                     "ood_mean": float(ood_means[model]) if model in ood_means.index else None})  # fmt: skip
+        out["rows"].append(
+            {
+                "model": model,
+                "family": run.families.get(model) or e.get("family") or "?",
+                "values": values,
+                "inference": fmt_num(inference.get(model)),
+                "id_mean": fmt_num(c.get("mean")),
+                "ood_mean": fmt_num(ood_means[model]) if model in ood_means.index else "n/a",
+            }
+        )
+        perf.append(
+            {
+                "model": model,
+                "family": run.families.get(model) or e.get("family") or "?",
+                "parameters": e.get("parameters"),
+                "id_mean": c.get("mean"),
+                "id_low": c.get("ci_low"),
+                "id_high": c.get("ci_high"),
+                "ood_mean": float(ood_means[model]) if model in ood_means.index else None,
+            }
+        )
     out["reasons"] = [f"{k}: {v}" for k, v in reasons.items()]
-    fig = _figure(F.efficiency_figure(pd.DataFrame(perf), h),
-                  f"{h} against parameter count: ID clean mean with {run.level:.0%} CI (filled) and mean over OOD "
-                  "conditions (hollow)")  # fmt: skip
+    fig = _figure(
+        F.efficiency_figure(pd.DataFrame(perf), h),
+        f"{h} against parameter count: ID clean mean with {run.level:.0%} CI (filled) and mean over OOD "
+        "conditions (hollow)",
+    )
     if fig:
         out["figures"].append(fig)
     elif entries:
@@ -886,8 +1078,13 @@ def _section_efficiency(run: _Run) -> dict[str, Any]:
 
 
 def _section_examples(run: _Run) -> dict[str, Any]:
-    out: dict[str, Any] = {"examples": [], "gallery": None, "notes": [], "examples_missing": None,
-                           "gallery_missing": None}
+    out: dict[str, Any] = {
+        "examples": [],
+        "gallery": None,
+        "notes": [],
+        "examples_missing": None,
+        "gallery_missing": None,
+    }
     folder = run.dir / "examples"
     files = sorted(folder.glob("*.png")) if folder.is_dir() else []
     for path in files:
@@ -897,8 +1094,10 @@ def _section_examples(run: _Run) -> dict[str, Any]:
         if why:
             out["notes"].append(why)
     if not files:
-        out["examples_missing"] = ("Example slices (worst and median case; image, reference and prediction under "
-                                   "clean and shifted conditions) are not stored for this run.")  # fmt: skip
+        out["examples_missing"] = (
+            "Example slices (worst and median case; image, reference and prediction under "
+            "clean and shifted conditions) are not stored for this run."
+        )
     gallery = run.dir / "gallery.png"
     if gallery.is_file():
         out["gallery"], why = _embed(gallery)
@@ -933,35 +1132,58 @@ def _section_data(run: _Run) -> dict[str, Any]:
     empty = ok[[_empty_reference(n, v) for n, v in zip(notes, vol, strict=True)]] if len(ok) else ok
     data_summary = next(iter(run.records("data", "summary")), {})
     replaced = [
-        {"metric": m, "replaced": data_summary.get(f"n_replaced:{m}"), "missing": data_summary.get(f"n_missing:{m}"),
-         "worst": fmt_num(data_summary.get(f"worst_value:{m}"))}
-        for m in run.metrics if f"n_replaced:{m}" in data_summary
-    ]  # fmt: skip
+        {
+            "metric": m,
+            "replaced": data_summary.get(f"n_replaced:{m}"),
+            "missing": data_summary.get(f"n_missing:{m}"),
+            "worst": fmt_num(data_summary.get(f"worst_value:{m}")),
+        }
+        for m in run.metrics
+        if f"n_replaced:{m}" in data_summary
+    ]
     sites = []
     if len(cases):
         for site, g in cases.groupby("site", sort=True):
             splits = sorted(set(g.loc[g["shift"] == "clean", "split"])) or sorted(set(g["split"]))
-            sites.append({
-                "site": site, "split": ", ".join(splits), "cases": int(g["case_id"].nunique()),
-                "rows": len(g), "failed": int((g["status"] != "ok").sum()),
-                "empty": int(empty.loc[empty["site"] == site, "case_id"].nunique()) if len(empty) else 0,
-            })  # fmt: skip
+            sites.append(
+                {
+                    "site": site,
+                    "split": ", ".join(splits),
+                    "cases": int(g["case_id"].nunique()),
+                    "rows": len(g),
+                    "failed": int((g["status"] != "ok").sum()),
+                    "empty": int(empty.loc[empty["site"] == site, "case_id"].nunique()) if len(empty) else 0,
+                }
+            )
     reasons = failed.groupby("error").size().sort_values(ascending=False) if len(failed) else pd.Series(dtype=int)
     listed = failed.head(MAX_FAILED_LISTED)
     out: dict[str, Any] = {
-        "listed": ds.get("listed"), "excluded": ds.get("excluded_by_split") or [],
-        "n_rows": len(cases), "n_failed": int(counts.get("failed", len(failed))), "n_ok": len(ok),
+        "listed": ds.get("listed"),
+        "excluded": ds.get("excluded_by_split") or [],
+        "n_rows": len(cases),
+        "n_failed": int(counts.get("failed", len(failed))),
+        "n_ok": len(ok),
         "n_cases": int(cases["case_id"].nunique()) if len(cases) else 0,
         "failed_cases": ds.get("failed_cases") or [],
         "reasons": [{"reason": str(k) or "(no reason recorded)", "n": int(v)} for k, v in reasons.items()],
-        "failed": [{"model": r["model"], "case_id": r["case_id"], "condition": run.label(r["shift"], r["severity"],
-                    r["split"]), "error": r.get("error", "")} for _, r in listed.iterrows()],
+        "failed": [
+            {
+                "model": r["model"],
+                "case_id": r["case_id"],
+                "condition": run.label(r["shift"], r["severity"], r["split"]),
+                "error": r.get("error", ""),
+            }
+            for _, r in listed.iterrows()
+        ],
         "failed_more": max(len(failed) - MAX_FAILED_LISTED, 0),
         "empty_cases": sorted(set(empty["case_id"])) if len(empty) else [],
-        "empty_rows": len(empty), "replaced": replaced, "sites": sites,
+        "empty_rows": len(empty),
+        "replaced": replaced,
+        "sites": sites,
         "notes": [r.get("note", "") for r in run.records("data", "note")],
-        "preview": None, "preview_missing": None,
-    }  # fmt: skip
+        "preview": None,
+        "preview_missing": None,
+    }
     preview = run.dir / "data_preview.png"
     if preview.is_file():
         out["preview"], out["preview_missing"] = _embed(preview)
@@ -972,8 +1194,19 @@ def _section_data(run: _Run) -> dict[str, Any]:
 
 def _section_provenance(run: _Run) -> dict[str, Any]:
     prov = dict(run.summary.get("provenance") or {})
-    known = ("protocol_file", "protocol_sha256", "git_commit", "engine", "machine", "start_time", "end_time",
-             "timings_s", "packages", "seeds", "inference_s_median")  # fmt: skip
+    known = (
+        "protocol_file",
+        "protocol_sha256",
+        "git_commit",
+        "engine",
+        "machine",
+        "start_time",
+        "end_time",
+        "timings_s",
+        "packages",
+        "seeds",
+        "inference_s_median",
+    )
     machine = prov.get("machine") or {}
     settings = (run.summary.get("settings") or [{}])[0]
     return {
@@ -991,9 +1224,10 @@ def _section_provenance(run: _Run) -> dict[str, Any]:
             ("packages", _kv(prov.get("packages"))),
             ("statistics", _kv({k: v for k, v in settings.items() if k not in ("versions", "checks")})),
             ("statistics libraries", _kv(settings.get("versions"))),
-        ] + [(k, _fmt_any(v)) for k, v in prov.items() if k not in known],
+        ]
+        + [(k, _fmt_any(v)) for k, v in prov.items() if k not in known],
         "protocol_json": json.dumps(run.summary.get("protocol") or {}, indent=2),
-    }  # fmt: skip
+    }
 
 
 def _kv(mapping: Any) -> str:
@@ -1038,8 +1272,13 @@ def build_context(run_dir: Path) -> dict[str, Any]:
 
 def render_report(run_dir: Path) -> Path:
     """Write ``run_dir/index.html`` from the run dir's files alone; returns its path."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     html = env.get_template("index.html.j2").render(**build_context(run_dir))
     out = Path(run_dir) / "index.html"
     out.write_text(html, encoding="utf-8")

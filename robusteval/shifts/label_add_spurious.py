@@ -57,7 +57,8 @@ class LabelAddSpurious(TabledShift):
         shape = np.asarray(case.shape)
         label = case.label.copy()
         for u, radius in zip(params["positions"], params["radii_mm"], strict=True):
-            centre = np.asarray(np.unravel_index(int(candidates[int(float(u) * candidates.size)]), case.shape))
+            pick = min(int(float(u) * candidates.size), candidates.size - 1)
+            centre = np.asarray(np.unravel_index(int(candidates[pick]), case.shape))
             half = np.floor(float(radius) / spacing).astype(int)
             lo, hi = np.maximum(centre - half, 0), np.minimum(centre + half + 1, shape)
             box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))

@@ -122,7 +122,6 @@ class _Cells:
         c = len(values)
         lengths = {len(v) for v in values}
         self.k = k
-        self.theta_mean: FloatArray
         plain = lengths == {k} and all(code is None or bool(np.all(code == np.arange(k))) for code in codes)
         if plain:  # every case its own unit: no padding, no cluster sums
             stacked = np.stack(values)
@@ -131,35 +130,47 @@ class _Cells:
             self.sizes = np.ones((c, k))
             self.sorted = np.take_along_axis(stacked, order, axis=1)
             self.sorted_codes = order.astype(np.intp)
-            self.theta_mean = np.mean(stacked, axis=1)
         else:
             nmax = max(lengths)
             self.sums = np.zeros((c, k))
             self.sizes = np.zeros((c, k))
             self.sorted = np.full((c, nmax), np.inf)
             self.sorted_codes = np.full((c, nmax), k, dtype=np.intp)  # padding: an always-zero count row
-            self.theta_mean = np.empty(c)
             for i, (v, code) in enumerate(zip(values, codes, strict=True)):
                 np.add.at(self.sums[i], code, v)
                 np.add.at(self.sizes[i], code, 1.0)
                 order = np.argsort(v, kind="stable")
                 self.sorted[i, : len(v)] = v[order]
                 self.sorted_codes[i, : len(v)] = code[order]
-                self.theta_mean[i] = np.mean(v)
+        self.plain = plain
         self.unit_sizes_one = plain or bool(np.all(self.sizes == 1.0))
         self.max_size = int(self.sizes.max())
+        # The estimate as scipy's per-cell call computes it (np.mean of the sample; for clusters the
+        # paired (cluster sums, sizes) ratio), and the distance under which a resample counts as a near tie.
+        self.theta = (
+            np.mean(self.sums, axis=1) if plain else np.sum(self.sums, axis=1) / np.sum(self.sizes, axis=1)
+        )
+        scale = np.mean(np.abs(self.sums), axis=1) / np.maximum(np.mean(self.sizes, axis=1), 1.0)
+        self.tie_tol = 8.0 * max(k, 8) * np.finfo(np.float64).eps * (scale + np.abs(self.theta))
 
     def mean(self, idx: NDArray[np.integer], out: FloatArray | None = None) -> FloatArray:
         """Mean over the cases of the drawn units, per cell and resample: shape (cells, rows of ``idx``)."""
-        counts = _counts(idx, self.k)
-        cf = counts.astype(np.float64)
+        drawn = np.asarray(idx, dtype=np.intp).reshape(-1, idx.shape[-1])
+        cf = _counts(drawn, self.k).astype(np.float64)
         out = np.matmul(self.sums, cf.T, out=out)
         out /= float(idx.shape[-1]) if self.unit_sizes_one else self.sizes @ cf.T
-        # A resample drawing every unit once is the original sample: give it exactly the original mean, so
-        # that ties with the point estimate (which BCa's bias correction counts) are not lost to rounding.
-        same = np.all(counts == 1, axis=1)
-        if same.any():
-            out[:, same] = self.theta_mean[:, None]
+        # BCa's bias correction counts resamples below / equal to the estimate. A resample whose mean equals
+        # the estimate mathematically (a permutation of the sample, a swap of tied values) is decided by the
+        # last bit of the sums, so recompute those few exactly as scipy's per-cell call does: a C-contiguous
+        # (rows, m) array reduced along its last axis, in the drawn order.
+        cells, rows = np.nonzero(np.abs(out - self.theta[:, None]) <= self.tie_tol[:, None])
+        if cells.size:
+            pick = (cells[:, None], drawn[rows])
+            if self.plain:
+                out[cells, rows] = np.mean(np.ascontiguousarray(self.sums[pick]), axis=-1)
+            else:
+                s = np.sum(np.ascontiguousarray(self.sums[pick]), axis=-1)
+                out[cells, rows] = s / np.sum(np.ascontiguousarray(self.sizes[pick]), axis=-1)
         return out
 
     def median(self, idx: NDArray[np.integer], out: FloatArray | None = None) -> FloatArray:
@@ -217,7 +228,7 @@ class _Cells:
     def estimates(self, statistic: Statistic) -> FloatArray:
         """The statistic of each cell's full sample."""
         if statistic == "mean":
-            return self.theta_mean
+            return self.theta
         out: FloatArray = self.median(np.arange(self.k)[None, :])[:, 0]
         return out
 

@@ -27,7 +27,7 @@ def test_replay_in_a_fresh_process_is_bit_identical(phantom_ignore: Case) -> Non
         recorded = json.loads(json.dumps(params))  # what cases.csv holds
         jobs.append([name, {}, recorded])
         expected.append(digest(make_shift(name).apply(phantom_ignore, recorded)))
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "OMP_NUM_THREADS": "1"}
     root = HERE.parents[1]
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(root), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
