@@ -91,7 +91,7 @@ def normalize(x: NDArray[np.float32], method: str) -> NDArray[np.float32]:
 def spacing_shape(
     shape: tuple[int, ...], spacing_mm: tuple[float, float, float], target_mm: tuple[float, float, float]
 ) -> tuple[int, int, int]:
-    """Grid size (voxels) covering the field of view of ``shape`` at ``spacing_mm`` with voxels of ``target_mm``."""
+    """Voxel grid spanning the field of view of ``shape`` (at ``spacing_mm``) with voxels of ``target_mm``."""
     a, b, c = (max(1, round(n * s / t)) for n, s, t in zip(shape, spacing_mm, target_mm, strict=True))
     return (a, b, c)
 
@@ -121,8 +121,8 @@ class ModelAdapter(ABC):
         self.base_dir = base_dir
         self.device = device
 
-    @classmethod
-    def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:  # noqa: B027 (optional hook)
+    @classmethod  # noqa: B027 (an optional hook: the default accepts any params)
+    def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:
         """Raise ValueError (naming the parameter) when ``params`` cannot work; called at protocol load."""
 
     @classmethod

@@ -209,6 +209,8 @@ def profile_model(
     after ``warmup`` untimed ones; the runs are in ``latency_runs_s``); ``peak_memory_mib`` (one predict());
     ``energy_j`` and ``co2_g`` per case (codecarbon, only with ``country_iso_code``, ISO 3166 alpha-3).
     """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
     out: dict[str, Any] = {"model": adapter.name, "adapter": type(adapter).__name__}
     if isinstance(adapter, TorchSegmenter):
         device = adapter.torch_device

@@ -84,6 +84,11 @@ def figure_to_data_uri(fig: Figure, dpi: int = 110) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _short(text: str, limit: int = 24) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (long names must not squeeze the axes)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def model_palette(models: Sequence[str]) -> dict[str, Any]:
     """A stable colour per model (colorblind palette, in the given order)."""
     colours = sns.color_palette("colorblind", max(len(models), 1))
@@ -103,9 +108,8 @@ def _grid(n: int, ncols: int, width: float, height: float, **kwargs: Any) -> tup
 
 def _legend_below(fig: Figure, handles: list[Any], labels: list[str]) -> None:
     if handles:
-        fig.legend(
-            handles, labels, loc="lower center", ncols=min(len(labels), 6), frameon=False, bbox_to_anchor=(0.5, 0.0)
-        )
+        short = [_short(str(label)) for label in labels]
+        fig.legend(handles, short, loc="outside lower center", ncols=min(len(labels), 6), frameon=False)
 
 
 @_styled
@@ -130,7 +134,7 @@ def degradation_figure(cells: pd.DataFrame, metric: str, models: Sequence[str] |
             g = data[data["model"] == model].sort_values(SEVERITY_COLUMN)
             if g.empty:
                 continue
-            ax.plot(g[SEVERITY_COLUMN], g["mean"], marker="o", ms=3.5, lw=1.4, label=model, color=palette[model])
+            ax.plot(g[SEVERITY_COLUMN], g["mean"], marker="o", ms=3.5, lw=1.4, label=_short(model), color=palette[model])
             ax.fill_between(
                 g[SEVERITY_COLUMN],
                 g["ci_low"].astype(float),
@@ -139,7 +143,7 @@ def degradation_figure(cells: pd.DataFrame, metric: str, models: Sequence[str] |
                 color=palette[model],
                 lw=0,
             )
-        ax.set_title(shift)
+        ax.set_title(_short(shift, 40))
         ax.set_xlabel("severity (0 = clean)")
         ax.set_ylabel(metric)
         ax.set_xticks(sorted({0.0, *data[SEVERITY_COLUMN].astype(float)}))
@@ -173,15 +177,14 @@ def degradation_heatmap(rood: pd.DataFrame, metric: str, models: Sequence[str] |
         if math.isfinite(v):
             dark = abs(v) > 0.6 * bound
             ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7.5, color="white" if dark else "black")
-    ax.set_xticks(range(len(columns)), list(table.columns))
-    ax.set_yticks(range(len(rows)), rows)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="degradation (+ = worse)")
+    ax.set_xticks(range(len(columns)), [_short(str(c)) for c in table.columns], rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), [_short(r) for r in rows])
+    fig.colorbar(image, ax=ax, shrink=0.8, label="+ = worse")
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_xlabel("shift")
     ax.set_ylabel("model")
-    ax.set_title(f"{metric}: ROOD-MRI degradation per shift (severity-weighted)")
-    ax.tick_params(axis="x", rotation=30)
+    ax.set_title(f"{metric}: ROOD-MRI degradation")
     ax.tick_params(axis="y", rotation=0)
     return fig
 
@@ -210,7 +213,7 @@ def forest_figure(rows: pd.DataFrame, xlabel: str, title: str = "") -> Figure | 
             filled = str(r["status"]) in colours
             ax.plot([est], [yi], "o", ms=4.5, color=colour, mfc=colour if filled else "white", mew=1.2)
     ax.axvline(0.0, color="#57606a", lw=0.8, ls="--")
-    ax.set_yticks(y, [str(v) for v in rows["label"]])
+    ax.set_yticks(y, [_short(str(v), 72) for v in rows["label"]])
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)
@@ -277,12 +280,12 @@ def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str])
             for p, v in zip(pos, vals, strict=True):
                 jitter = rng.uniform(-width * 0.3, width * 0.3, v.size)
                 ax.scatter(p + jitter, v, s=5, color=colour, alpha=0.75, lw=0, zorder=3)
-        ax.set_xticks(range(len(order)), [f"{x:g}" if isinstance(x, float) else str(x) for x in order])
-        ax.set_title(title)
+        ax.set_xticks(range(len(order)), [f"{x:g}" if isinstance(x, float) else _short(str(x)) for x in order])
+        ax.set_title(_short(title, 40))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(metric)
         ax.grid(axis="y", alpha=0.3)
-    handles = [Patch(facecolor=palette[m], label=m) for m in present]
+    handles = [Patch(facecolor=palette[m], label=_short(m)) for m in present]
     _legend_below(fig, handles, present)
     return fig
 
@@ -310,12 +313,12 @@ def significance_map_figure(sig: pd.DataFrame, conditions: Sequence[str], models
         ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1)
         for i in range(n):
             ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, color="#d0d7de"))
-        ax.set_xticks(range(n), models, rotation=60, ha="right")
-        ax.set_yticks(range(n), models)
+        ax.set_xticks(range(n), [_short(m, 18) for m in models], rotation=60, ha="right")
+        ax.set_yticks(range(n), [_short(m, 18) for m in models])
         for k in range(n + 1):
             ax.axhline(k - 0.5, color="white", lw=1.0)
             ax.axvline(k - 0.5, color="white", lw=1.0)
-        ax.set_title(cond)
+        ax.set_title(_short(cond, 28))
         for spine in ax.spines.values():
             spine.set_visible(False)
     fig.supylabel("model (row) ...", fontsize=8)
@@ -348,17 +351,17 @@ def rank_blob_figure(ranks: pd.DataFrame, conditions: Sequence[str], models: Seq
             for pos in range(1, len(models) + 1):
                 p = _float(r.get(f"p_rank_{pos}"))
                 if math.isfinite(p) and p > 0:
-                    ax.scatter([x], [pos], s=260 * p, color=palette[model], alpha=0.75, lw=0)
+                    ax.scatter([x], [pos], s=160 * p, color=palette[model], alpha=0.75, lw=0)
             lo, hi = _float(r.get("rank_ci_low")), _float(r.get("rank_ci_high"))
             if math.isfinite(lo) and math.isfinite(hi):
                 ax.plot([x, x], [lo, hi], color="black", lw=0.9)
             ax.plot([x], [_float(r.get("median_rank"))], "o", color="black", ms=2.5)
-    ax.set_xticks(range(len(conditions)), list(conditions), rotation=35, ha="right")
+    ax.set_xticks(range(len(conditions)), [_short(c) for c in conditions], rotation=35, ha="right")
     ax.set_yticks(range(1, len(models) + 1))
     ax.set_ylim(len(models) + 0.6, 0.4)
     ax.set_ylabel("rank (1 = best)")
     ax.grid(axis="y", alpha=0.3)
-    handles = [Line2D([], [], marker="o", ls="", color=palette[m], label=m) for m in models]
+    handles = [Line2D([], [], marker="o", ls="", color=palette[m], label=_short(m)) for m in models]
     _legend_below(fig, handles, list(models))
     return fig
 
@@ -399,13 +402,13 @@ def lesion_size_figure(cells: pd.DataFrame, bins: Mapping[str, str], models: Seq
                     [max(b - y, 0.0) if math.isfinite(b) else 0.0 for y, b in zip(ys, hi, strict=True)],
                 ]
             )
-            ax.errorbar(xs, ys, yerr=yerr, fmt="o", ms=4, color=palette[model], capsize=2, lw=1, label=model)
+            ax.errorbar(xs, ys, yerr=yerr, fmt="o", ms=4, color=palette[model], capsize=2, lw=1, label=_short(model))
         ax.set_xticks(range(len(metrics)), [bins[m] for m in metrics])
-        ax.set_title(panel)
+        ax.set_title(_short(panel, 40))
         ax.set_ylabel("lesion recall")
         ax.set_ylim(-0.03, 1.05)
         ax.grid(axis="y", alpha=0.3)
-    handles = [Line2D([], [], marker="o", ls="", color=palette[m], label=m) for m in models]
+    handles = [Line2D([], [], marker="o", ls="", color=palette[m], label=_short(m)) for m in models]
     _legend_below(fig, handles, list(models))
     return fig
 
@@ -429,9 +432,9 @@ def label_noise_figure(moves: pd.DataFrame, taus: pd.DataFrame, metric: str, mod
     x = np.arange(len(noises))
     for model in models:
         g = moves[moves["model"] == model].set_index("noise").reindex(noises)
-        ax.plot(x, g["move"].astype(float), marker="o", ms=3.5, lw=1.2, color=palette[model], label=model)
+        ax.plot(x, g["move"].astype(float), marker="o", ms=3.5, lw=1.2, color=palette[model], label=_short(model))
     ax.axhline(0.0, color="#57606a", lw=0.8, ls="--")
-    ax.set_xticks(x, noises, rotation=35, ha="right")
+    ax.set_xticks(x, [_short(n) for n in noises], rotation=35, ha="right")
     ax.set_ylabel(f"{metric}: noisy - clean reference")
     ax.set_title("score move under a noisy reference")
     ax.grid(alpha=0.3)
@@ -439,7 +442,7 @@ def label_noise_figure(moves: pd.DataFrame, taus: pd.DataFrame, metric: str, mod
         t = taus.set_index("noise").reindex(noises)
         ax2 = axes[1]
         ax2.bar(x, t["kendall_tau"].astype(float), color="#0969da", alpha=0.8)
-        ax2.set_xticks(x, noises, rotation=35, ha="right")
+        ax2.set_xticks(x, [_short(n) for n in noises], rotation=35, ha="right")
         ax2.set_ylim(-1.05, 1.05)
         ax2.axhline(1.0, color="#57606a", lw=0.8, ls=":")
         ax2.set_ylabel("Kendall's tau (ranking clean vs noisy ref.)")
@@ -479,7 +482,7 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
         if math.isfinite(y):
             err = [[y - lo if math.isfinite(lo) else 0.0], [hi - y if math.isfinite(hi) else 0.0]]
             ax.errorbar([x], [y], yerr=err, fmt="o", color=c, ms=6, capsize=2)
-            ax.annotate(str(r["model"]), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7.5)
+            ax.annotate(_short(str(r["model"])), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7.5)
         oy = _float(r["ood_mean"])
         if math.isfinite(oy):
             ax.plot([x], [oy], "o", mfc="white", color=c, ms=6, mew=1.4)
@@ -489,7 +492,7 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3, which="both")
-    handles = [Line2D([], [], marker="o", ls="", color=colours[f], label=f) for f in families]
+    handles = [Line2D([], [], marker="o", ls="", color=colours[f], label=_short(f)) for f in families]
     handles += [
         Line2D([], [], marker="o", ls="", color="black", label="in distribution (95% CI)"),
         Line2D([], [], marker="o", ls="", mfc="white", color="black", label="OOD mean"),

@@ -439,7 +439,7 @@ def _ood_verdict(run: _Run) -> dict[str, Any] | None:
         f"{fmt_num(worst['mean'])} {fmt_ci(worst['ci_low'], worst['ci_high'])}."
     )
     site_cell = part[(part["model"] == best) & (part["shift"] == "clean")]
-    if not site_cell.empty:
+    if not site_cell.empty and worst["shift"] != "clean":
         s = site_cell.iloc[0]
         details.append(
             f"Natural site shift ({run.label('clean', 0, 'ood')}): {fmt_num(s['mean'])} "
@@ -447,7 +447,9 @@ def _ood_verdict(run: _Run) -> dict[str, Any] | None:
         )
     comp = None
     tally = None
-    if len(ranked) > 1:
+    if len(ranked) == 1:
+        details.insert(0, "Only one model: nothing to compare.")
+    else:
         other = ranked[1]
         n_better = n_sig = n_worse_sig = n_tested = 0
         for lab in conds:
@@ -511,11 +513,13 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
         best = ranked[0]
         basis = f"drop of mean {h} from ID clean to {run.label_of(best)} (+ = worse)"
         value = fmt_num(best["degradation"])
-        lo, hi = -run.sign(h) * best["ci_high"], -run.sign(h) * best["ci_low"]
-        ci = fmt_ci(*sorted((lo, hi))) if _finite(best.get("ci_low")) and _finite(best.get("ci_high")) else None
+        ci = None
+        if _finite(best.get("ci_low")) and _finite(best.get("ci_high")):
+            bounds = sorted((-run.sign(h) * float(best["ci_high"]), -run.sign(h) * float(best["ci_low"])))
+            ci = fmt_ci(bounds[0], bounds[1])
         others = [f"{r['model']} {fmt_num(r['degradation'])}" for r in ranked[1:]]
     model = str(best["model"])
-    details = []
+    details = [] if others else ["Only one model: nothing to compare."]
     if others:
         details.append(
             "Others: " + ", ".join(others) + ". The statistics do not test differences in degradation "
@@ -834,7 +838,7 @@ def _section_distributions(run: _Run) -> dict[str, Any]:
             out["figures"].append(f)
     else:
         out["notes"].append("No significance-map records in this run.")
-    ranks = run.records("ranks", "rank", metric=h)
+    ranks = [r for r in run.records("ranks", "rank", metric=h) if run.order_key(r)[0] != 4]
     if ranks:
         labels = sorted({run.label_of(r): run.order_key(r) for r in ranks}.items(), key=lambda kv: kv[1])
         conds = [k for k, _ in labels]
@@ -982,11 +986,13 @@ def _section_label_noise(run: _Run) -> dict[str, Any]:
                 )
                 if noisy is None:
                     continue
-                changed = (base.get("significant") is True) != (noisy.get("significant") is True) or (
+                sig_a, sig_b = base.get("significant") is True, noisy.get("significant") is True
+                flipped = (
                     _finite(base.get("diff"))
                     and _finite(noisy.get("diff"))
                     and (float(base["diff"]) > 0) != (float(noisy["diff"]) > 0)
                 )
+                changed = sig_a != sig_b or (sig_a and sig_b and flipped)
                 out["pairs"].append(
                     {
                         "pair": f"{a} - {b}",
@@ -1233,7 +1239,7 @@ def _section_provenance(run: _Run) -> dict[str, Any]:
 def _kv(mapping: Any) -> str:
     if not isinstance(mapping, dict) or not mapping:
         return "n/a"
-    return ", ".join(f"{k} {_fmt_any(v)}" for k, v in mapping.items())
+    return ", ".join(f"{k} {f'{v:g}' if isinstance(v, float) else _fmt_any(v)}" for k, v in mapping.items())
 
 
 # --- entry points -----------------------------------------------------------------------------------------

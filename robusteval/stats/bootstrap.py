@@ -163,8 +163,13 @@ class _Cells:
         # the estimate mathematically (a permutation of the sample, a swap of tied values) is decided by the
         # last bit of the sums, so recompute those few exactly as scipy's per-cell call does: a C-contiguous
         # (rows, m) array reduced along its last axis, in the drawn order.
-        cells, rows = np.nonzero(np.abs(out - self.theta[:, None]) <= self.tie_tol[:, None])
-        if cells.size:
+        gap = out - self.theta[:, None]
+        np.abs(gap, out=gap)
+        near = gap <= self.tie_tol[:, None]
+        columns = np.flatnonzero(near.any(axis=0))
+        if columns.size:
+            cells, j = np.nonzero(near[:, columns])
+            rows = columns[j]
             pick = (cells[:, None], drawn[rows])
             if self.plain:
                 out[cells, rows] = np.mean(np.ascontiguousarray(self.sums[pick]), axis=-1)
@@ -228,7 +233,8 @@ class _Cells:
     def estimates(self, statistic: Statistic) -> FloatArray:
         """The statistic of each cell's full sample."""
         if statistic == "mean":
-            return self.theta
+            theta: FloatArray = self.theta
+            return theta
         out: FloatArray = self.median(np.arange(self.k)[None, :])[:, 0]
         return out
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from robusteval.engine import RESULT_COLUMNS
+from robusteval.report import render_report
 from robusteval.stats import StatsSettings, summarize
 from robusteval.stats.synthetic import make_cases
 
@@ -94,14 +95,14 @@ def write_run(
     return out
 
 
-def rich_cases(seed: int = 1) -> pd.DataFrame:
-    """Four models of three families, two OOD sites, two shifts at three severities, label noise, failures."""
+def rich_cases(seed: int = 1, severities: Sequence[int] = (1, 3, 5)) -> pd.DataFrame:
+    """Four models of three families, two OOD sites, two shifts, label noise at each severity, failures."""
     cases = make_cases(
         models={"unet": "cnn", "resunet": "cnn", "unetr": "vit", "swinunetr": "hybrid"},
         n_id=8,
         ood_sites={"B": 6, "C": 6},
         shifts={"motion": "artifact", "bias": "scanner"},
-        severities=(1, 3, 5),
+        severities=severities,
         label_noise=("label_erode",),
         extra_metrics=SIZE_METRICS,
         fail_rate=0.02,
@@ -134,8 +135,15 @@ def rich_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "peak_memory_mib": 3100.0},
     ]  # fmt: skip
     metrics = ["dsc", "hd95", *SIZE_METRICS]
-    return write_run(tmp_path_factory.mktemp("rich"), rich_cases(), metrics, name="rich", settings=settings,
-                     worst_values={"hd95": 100.0}, models=models)  # fmt: skip
+    out = tmp_path_factory.mktemp("rich")
+    cases = rich_cases(severities=(1, 4))
+    return write_run(out, cases, metrics, name="rich", settings=settings, worst_values={"hd95": 100.0}, models=models)
+
+
+@pytest.fixture(scope="session")
+def rich_html(rich_run: Path) -> str:
+    """The rich run's report (rendered once per session)."""
+    return render_report(rich_run).read_text(encoding="utf-8")
 
 
 def payload_cases() -> pd.DataFrame:
@@ -160,3 +168,20 @@ def payload_cases() -> pd.DataFrame:
 def payload_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run dir whose user-supplied names are injection payloads."""
     return write_run(tmp_path_factory.mktemp("payload"), payload_cases(), ["dsc", "hd95"], name="payload")
+
+
+@pytest.fixture(scope="session")
+def payload_html(payload_run: Path) -> str:
+    """The payload run's report (rendered once per session)."""
+    return render_report(payload_run).read_text(encoding="utf-8")
+
+
+def minimal_cases() -> pd.DataFrame:
+    """One model, four ID cases, no OOD condition."""
+    return make_cases(models={"unet": "cnn"}, n_id=4, ood_sites={}, shifts={}, severities=(), seed=0)
+
+
+@pytest.fixture
+def minimal_run(tmp_path: Path) -> Path:
+    """A run dir with one model and ID cases only (cheap to render)."""
+    return write_run(tmp_path / "minimal", minimal_cases(), ["dsc", "hd95"], name="minimal")

@@ -1,0 +1,186 @@
+"""The HTML report: sections in order, offline, escaped, every section present or saying why it is absent."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from markupsafe import escape
+from matplotlib.figure import Figure
+
+from robusteval.cli import main
+from robusteval.report import render_report
+from robusteval.report.render import SECTIONS, fmt_ci, fmt_count, fmt_num, fmt_p
+
+from .conftest import PAYLOADS, minimal_cases, write_run
+
+MAX_BYTES = 10 * 2**20
+
+
+def _section(html: str, anchor: str) -> str:
+    """The HTML of one section."""
+    start = html.index(f'<section id="{anchor}">')
+    return html[start : html.index("</section>", start)]
+
+
+def _png(path: Path) -> None:
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().plot([0, 1], [1, 0])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=20)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue())
+
+
+def test_sections_in_order(rich_html: str) -> None:
+    positions = [rich_html.index(f'<section id="{anchor}">') for anchor, _ in SECTIONS]
+    assert positions == sorted(positions)
+    assert len(SECTIONS) == 11
+
+
+def test_report_is_offline_and_small(rich_html: str) -> None:
+    assert "http://" not in rich_html
+    assert "https://" not in rich_html
+    assert "<link" not in rich_html
+    assert "@import" not in rich_html
+    sources = re.findall(r'\bsrc="([^"]*)"', rich_html)
+    assert len(sources) >= 8
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(rich_html.encode("utf-8")) < MAX_BYTES
+
+
+def test_verdict_names_best_models_with_intervals_and_checks(rich_html: str) -> None:
+    verdict = _section(rich_html, "verdict")
+    for label in ("Best in distribution", "Best out of distribution", "Most robust"):
+        assert label in verdict
+    assert re.search(r"\[\d\.\d{3}, \d\.\d{3}\]", verdict)  # a CI
+    assert "adjusted p" in verdict
+    assert "significant" in verdict
+    assert "family[T.vit]" in verdict  # the mixed model's family effect
+    for status in ("PASS", "WARN", "FAIL"):
+        assert f'class="status {status}"' in verdict
+
+
+def test_tables_and_sections_have_content(rich_html: str) -> None:
+    table = _section(rich_html, "id-vs-ood")
+    assert "OOD sites (pooled)" in table
+    assert "site B" in table
+    assert "motion@4" in table
+    assert 'class="worse"' in table or 'class="better"' in table
+    assert "Worst group" in table
+    assert "<img" in _section(rich_html, "degradation")
+    assert _section(rich_html, "differences").count("<img") == 2
+    assert _section(rich_html, "distributions").count("<img") == 3  # box/strip, significance map, blobs
+    lesions = _section(rich_html, "lesion-size")
+    assert "small lesions" in lesions
+    assert "<img" in lesions
+    noise = _section(rich_html, "label-noise")
+    assert "label_erode@1" in noise
+    assert "Kendall" in noise
+    assert "<img" in noise
+    efficiency = _section(rich_html, "efficiency")
+    assert "92 M" in efficiency
+    assert "not measured: no RAPL counters" in efficiency
+    data = _section(rich_html, "data")
+    assert "truncated gzip stream" in data
+    assert "replaced by the worst value (100.0)" in data
+    prov = _section(rich_html, "provenance")
+    assert "0" * 64 in prov
+    assert "Protocol as run" in prov
+
+
+def test_absent_inputs_say_so_in_one_line(payload_html: str) -> None:
+    assert "does not measure lesion recall by size" in _section(payload_html, "lesion-size")
+    assert "no label-noise conditions" in _section(payload_html, "label-noise")
+    assert "no \u201cmodels\u201d entry" in _section(payload_html, "efficiency")
+    examples = _section(payload_html, "examples")
+    assert "not stored for this run" in examples
+    assert "no gallery.png" in examples
+    assert "no data_preview.png" in _section(payload_html, "data")
+    assert "declares no checks" in _section(payload_html, "verdict")
+
+
+@pytest.mark.parametrize("kind", sorted(PAYLOADS))
+def test_user_strings_are_escaped(payload_html: str, kind: str) -> None:
+    payload = PAYLOADS[kind]
+    assert payload not in payload_html
+    assert str(escape(payload)) in payload_html
+
+
+def test_no_injected_markup(payload_html: str) -> None:
+    assert payload_html.count("<script") == 1  # the report's own print helper
+    assert not re.search(r"<[a-z]+[^>]*\s(onerror|onload|onmouseover)=", payload_html, re.IGNORECASE)
+    assert "<svg" not in payload_html
+    assert "<img src=x" not in payload_html
+
+
+def test_one_model_run_without_ood(minimal_run: Path) -> None:
+    html = render_report(minimal_run).read_text(encoding="utf-8")
+    assert "Best in distribution" in html
+    assert "Only one model" in html
+    assert "no simulated shifts" in html
+    assert "Only one model family (cnn)" in html
+
+
+def test_all_failed_run_renders_with_failures_listed(tmp_path: Path) -> None:
+    cases = minimal_cases()
+    cases["status"] = "failed"
+    cases["error"] = "RuntimeError: CUDA out of memory"
+    cases[["dsc", "hd95"]] = float("nan")
+    html = render_report(write_run(tmp_path / "run", cases, ["dsc", "hd95"])).read_text(encoding="utf-8")
+    assert "4 work item(s) failed" in html
+    assert "No successful in-distribution results" in html
+    data = _section(html, "data")
+    assert data.count("CUDA out of memory") == 5  # the reason summary and the four items
+
+
+def test_stored_images_are_embedded(minimal_run: Path) -> None:
+    _png(minimal_run / "examples" / "worst_case.png")
+    _png(minimal_run / "examples" / "median_case.png")
+    (minimal_run / "examples" / "broken.png").write_bytes(b"not a png")
+    _png(minimal_run / "gallery.png")
+    _png(minimal_run / "data_preview.png")
+    html = render_report(minimal_run).read_text(encoding="utf-8")
+    examples = _section(html, "examples")
+    assert examples.count("<img") == 3
+    assert "median_case" in examples
+    assert examples.index("median_case") < examples.index("worst_case")
+    assert "broken.png: not a PNG file" in examples
+    assert "<img" in _section(html, "data")
+    assert "not stored for this run" not in html
+
+
+def test_cli_rerenders_identically(minimal_run: Path) -> None:
+    first = render_report(minimal_run).read_text(encoding="utf-8")
+    copy = minimal_run.parent / "copy"
+    shutil.copytree(minimal_run, copy)
+    (copy / "index.html").unlink()
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "index.html").read_text(encoding="utf-8") == first
+
+
+def test_names_that_look_like_missing_values_survive(tmp_path: Path) -> None:
+    cases = minimal_cases()
+    cases["model"] = "NA"
+    cases["case_id"] = ["None", "null", "nan", "001"]
+    html = render_report(write_run(tmp_path / "run", cases, ["dsc", "hd95"])).read_text(encoding="utf-8")
+    assert "<b>NA</b>" in html
+    frame = pd.read_csv(tmp_path / "run" / "cases.csv", dtype=str, keep_default_na=False)
+    assert list(frame["case_id"]) == ["None", "null", "nan", "001"]
+
+
+def test_formatters() -> None:
+    assert fmt_num(0.123456) == "0.123"
+    assert fmt_num(51.2834) == "51.28"
+    assert fmt_num(None) == "n/a"
+    assert fmt_num(float("nan")) == "n/a"
+    assert fmt_p(0.0001) == "<0.001"
+    assert fmt_p(None) == "n/a"
+    assert fmt_ci(0.1, 0.2) == "[0.100, 0.200]"
+    assert fmt_ci(None, 0.2) == "no CI"
+    assert fmt_count(92_000_000) == "92 M"
+    assert fmt_count(3.3e11) == "330 G"
