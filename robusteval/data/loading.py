@@ -8,9 +8,10 @@ non-finite affine; a modality or the label on another grid (shape, or voxel corn
 
 from __future__ import annotations
 
-__all__ = ["AFFINE_TOLERANCE_MM", "ImageSource", "grid_deviation_mm", "load_case"]
+__all__ = ["AFFINE_TOLERANCE_MM", "ImageSource", "grid_deviation_mm", "load_case", "save_nifti"]
 
 import gzip
+import io
 import itertools
 from collections.abc import Mapping
 from pathlib import Path
@@ -153,3 +154,16 @@ def load_case(
         ignore=ignore if ignore is not None and ignore.any() else None,
         metadata=dict(metadata or {}),
     )
+
+
+def save_nifti(array: NDArray[np.generic], affine: NDArray[np.float64], path: Path) -> None:
+    """Write a gzipped NIfTI with a fixed gzip mtime so identical inputs give identical bytes."""
+    img = nib.Nifti1Image(array, affine)  # type: ignore[no-untyped-call]
+    img.header.set_xyzt_units("mm")  # type: ignore[no-untyped-call]
+    img.set_qform(affine, code=1)  # type: ignore[no-untyped-call]
+    img.set_sform(affine, code=1)  # type: ignore[no-untyped-call]
+    raw = img.to_bytes()
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
+        gz.write(raw)
+    path.write_bytes(buf.getvalue())

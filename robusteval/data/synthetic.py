@@ -58,14 +58,13 @@ __all__ = [
     "acquire",
     "generate",
     "make_anatomy",
+    "resample_to",
     "template_maps",
 ]
 
 import csv
 import functools
-import gzip
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -79,6 +78,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from robusteval.data.loading import save_nifti
 from robusteval.errors import RobustEvalError
 
 GENERATOR_VERSION = "1"
@@ -158,7 +158,7 @@ class Anatomy:
     grade: str
 
 
-def _resample_to(
+def resample_to(
     volume: NDArray[np.floating],
     affine: NDArray[np.float64],
     spacing_mm: tuple[float, float, float],
@@ -206,8 +206,8 @@ def template_maps(
     sizes = ndimage.sum(deep_csf, labels, range(1, n + 1))
     vent = np.isin(labels, 1 + np.flatnonzero(sizes >= 0.05 * sizes.max())).astype(np.float32)
     spacing = (resolution_mm,) * 3
-    out = [_resample_to(v[sl], affine, spacing)[0] for v in (gm, wm, csf, vent)]
-    new_affine = _resample_to(gm[sl], affine, spacing)[1]
+    out = [resample_to(v[sl], affine, spacing)[0] for v in (gm, wm, csf, vent)]
+    new_affine = resample_to(gm[sl], affine, spacing)[1]
     return out[0], out[1], out[2], out[3], new_affine
 
 
@@ -298,15 +298,15 @@ def acquire(
     wm_clean = np.clip(anatomy.wm - les, 0.0, 1.0)
     tissues = (anatomy.csf, anatomy.gm, wm_clean, les)
     brain = np.clip(anatomy.csf + anatomy.gm + anatomy.wm, 0.0, 1.0)
-    label_frac, affine = _resample_to(les, anatomy.affine, spacing)  # type: ignore[arg-type]
+    label_frac, affine = resample_to(les, anatomy.affine, spacing)  # type: ignore[arg-type]
     label = (label_frac >= 0.5).astype(np.uint8)
-    brain_acq = _resample_to(brain, anatomy.affine, spacing)[0]  # type: ignore[arg-type]
+    brain_acq = resample_to(brain, anatomy.affine, spacing)[0]  # type: ignore[arg-type]
     images: dict[str, FloatArray] = {}
     bias = _bias_field(rng, label.shape, profile.bias_strength)
     texture = 1.0 + 0.04 * _smooth_noise(rng, anatomy.gm.shape, 1.5)
     for name, contrast in (("flair", FLAIR_CONTRAST), ("t1", T1_CONTRAST)):
         signal = sum((c * t for c, t in zip(contrast, tissues, strict=True)), np.zeros_like(les)) * texture
-        img = _resample_to(signal, anatomy.affine, spacing)[0]  # type: ignore[arg-type]
+        img = resample_to(signal, anatomy.affine, spacing)[0]  # type: ignore[arg-type]
         img = np.clip(img, 0.0, None) ** profile.gamma * bias
         wm_level = (contrast[2] ** profile.gamma) * profile.scale
         img = img * profile.scale
@@ -337,19 +337,6 @@ class SynthSpec:
 def _subject_rng(seed: int, *parts: str) -> np.random.Generator:
     digest = hashlib.sha256(json.dumps([seed, *parts]).encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
-def _save_nifti(array: NDArray[np.generic], affine: NDArray[np.float64], path: Path) -> None:
-    """Write a gzipped NIfTI with a fixed gzip mtime so identical inputs give identical bytes."""
-    img = nib.Nifti1Image(array, affine)  # type: ignore[no-untyped-call]
-    img.header.set_xyzt_units("mm")  # type: ignore[no-untyped-call]
-    img.set_qform(affine, code=1)  # type: ignore[no-untyped-call]
-    img.set_sform(affine, code=1)  # type: ignore[no-untyped-call]
-    raw = img.to_bytes()
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
-        gz.write(raw)
-    path.write_bytes(buf.getvalue())
 
 
 MANIFEST_COLUMNS = (
@@ -433,7 +420,7 @@ def _write(spec: SynthSpec, tmp: Path) -> None:
                 arrays: list[tuple[str, NDArray[np.generic]]] = [*images.items(), ("label", label)]
                 for name, arr in arrays:
                     rel = f"images/{subject}_{name}.nii.gz"
-                    _save_nifti(arr, affine, tmp / rel)
+                    save_nifti(arr, affine, tmp / rel)
                     files[name] = rel
                 zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
                 count = int(connected_components(label, connectivity=26, return_N=True)[1])

@@ -122,6 +122,21 @@ class ShiftStep(_Spec):
     def _known_shift(cls, v: str) -> str:
         return _registered("robusteval.shifts", "SHIFTS", v)
 
+    @model_validator(mode="after")
+    def _valid_options(self) -> ShiftStep:
+        _build_shift(self.shift, self.options)
+        return self
+
+
+def _build_shift(name: str, options: dict[str, Any]) -> None:
+    """Construct the shift once so that invalid options fail at validation, naming the option."""
+    from robusteval.shifts import SHIFTS
+
+    try:
+        SHIFTS.get(name)(**options)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+
 
 class ShiftSpec(_Spec):
     """A condition: one shift, or ``compose`` (applied in order), at each of ``severities``."""
@@ -144,6 +159,8 @@ class ShiftSpec(_Spec):
             raise ValueError("give exactly one of 'shift' or 'compose'")
         if self.compose is not None and self.options:
             raise ValueError("'options' belongs inside each 'compose' step")
+        if self.shift is not None:
+            _build_shift(self.shift, self.options)
         return self
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = ["SHIFTS", "Shift", "ShiftOptionError", "Touches"]
 
 from abc import ABC, abstractmethod
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,7 +24,7 @@ class ShiftOptionError(RobustEvalError, ValueError):
     """An invalid shift option; the message names the shift, the option and the allowed values."""
 
 
-class Touches(str, Enum):
+class Touches(StrEnum):
     """What a shift changes."""
 
     IMAGE = "image"  # intensity artifacts: the label is untouched

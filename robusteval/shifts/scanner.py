@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from robusteval.data.case import Case
-from robusteval.data.synthetic import SITES, _resample_to
+from robusteval.data.synthetic import SITES, resample_to
 from robusteval.shifts._common import (
     FloatArray,
     check_choice,
@@ -104,9 +104,9 @@ class Scanner(Shift):
         affine = np.asarray(case.affine, dtype=np.float64)
 
         def regrid(volume: NDArray[Any]) -> FloatArray:
-            return _resample_to(volume.astype(np.float32), affine, spacing)[0]
+            return resample_to(volume.astype(np.float32), affine, spacing)[0]
 
-        new_affine = _resample_to(case.label.astype(np.float32), affine, spacing)[1]
+        new_affine = resample_to(case.label.astype(np.float32), affine, spacing)[1]
         label = regrid(case.label) >= 0.5
         ignore = None if case.ignore is None else regrid(case.ignore) >= 0.5
         bias = polynomial_bias(

@@ -16,7 +16,7 @@ from robusteval.cli import main
 from robusteval.report import render_report
 from robusteval.report.render import SECTIONS, fmt_ci, fmt_count, fmt_num, fmt_p
 
-from .conftest import PAYLOADS, minimal_cases, write_run
+from report_fixtures import PAYLOADS, minimal_cases, write_run
 
 MAX_BYTES = 10 * 2**20
 
