@@ -62,13 +62,9 @@ def _loop(samples: list[NDArray[np.float64]]) -> dict[str, list[tuple[float, flo
 
 def run() -> list[BenchRow]:
     samples = _cells()
-    ours_result = bootstrap_intervals(
-        samples, statistics=("mean", "median"), n_resamples=N_RESAMPLES, seed=SEED
-    )
+    ours_result = bootstrap_intervals(samples, statistics=("mean", "median"), n_resamples=N_RESAMPLES, seed=SEED)
     ours_s = best_of(
-        lambda: bootstrap_intervals(
-            samples, statistics=("mean", "median"), n_resamples=N_RESAMPLES, seed=SEED
-        )
+        lambda: bootstrap_intervals(samples, statistics=("mean", "median"), n_resamples=N_RESAMPLES, seed=SEED)
     )
     t0 = time.perf_counter()
     peer_result = _loop(samples)

@@ -102,13 +102,11 @@ def _json_safe(value: Any) -> Any:
 
 
 def stats_settings(protocol: Protocol) -> StatsSettings:
-    s = protocol.statistics
-    return StatsSettings(
-        confidence_level=s.confidence_level,
-        n_resamples=s.n_resamples,
-        ci_method=s.ci_method,
-        headline_metric=protocol.report.headline_metric,
-        seed=protocol.seed,
+    """The statistics block, the headline metric, the seed and the checks as ``StatsSettings``."""
+    values = protocol.statistics.model_dump()
+    checks = [{kind: body.model_dump() for kind, body in check.items()} for check in protocol.checks]
+    return StatsSettings.from_mapping(
+        {**values, "headline_metric": protocol.report.headline_metric, "seed": protocol.seed, "checks": checks}
     )
 
 

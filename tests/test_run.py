@@ -176,3 +176,27 @@ def test_driver_killed_mid_run_then_rerun_gives_identical_results(
     assert "already done" in res.stderr
     assert store.read_text().count("\n") == 4  # each case computed once: nothing finished was recomputed
     assert (out / "cases.csv").read_text() == (reference / "cases.csv").read_text()
+
+
+def test_exported_test_sets_evaluate_through_the_predictions_adapter(tmp_path: Path, cache_dir: Path) -> None:
+    """`export` writes exactly what a run evaluates: its labels, read back as external predictions, score DSC 1."""
+    exported = tmp_path / "exported"
+    assert main(["export", str(SMOKE), "--out", str(exported), "--cache", str(cache_dir)]) == 0
+    manifest = pd.read_csv(exported / "manifest.csv")
+    assert len(manifest) == 8
+    assert set(manifest["condition"]) == {"clean", "bias_field-s1", "bias_field-s5"}
+    clean_flair = nib.load(exported / "clean" / "A-test-000_flair.nii.gz").get_fdata()
+    shifted_flair = nib.load(exported / "bias_field-s5" / "A-test-000_flair.nii.gz").get_fdata()
+    assert not np.allclose(clean_flair, shifted_flair)  # the bias field was applied
+    protocol = SMOKE.read_text().replace(
+        "adapter: zoo\n    params: {entry: unet}",
+        f"adapter: predictions\n    params: {{mask: '{exported}/{{condition}}/{{case_id}}_label.nii.gz'}}",
+    ).replace("family: cnn", "family: external")
+    (tmp_path / "p.yaml").write_text(protocol)
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "p.yaml"), "--out", str(out), "--cache", str(cache_dir)]) == 0
+    cases = pd.read_csv(out / "cases.csv")
+    assert len(cases) == 8
+    assert set(cases["status"]) == {"ok"}
+    assert (cases["dsc"] == 1.0).all()
+    assert (cases["hd95"].fillna(0.0) == 0.0).all()

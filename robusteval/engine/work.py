@@ -6,7 +6,7 @@ Nothing here raises for a bad case or item: failures become rows with ``status=f
 
 from __future__ import annotations
 
-__all__ = ["ModelRuntime", "condition_label", "evaluate_case", "failed_rows"]
+__all__ = ["ModelRuntime", "condition_label", "evaluate_case", "failed_rows", "shift_item"]
 
 import json
 import time
@@ -41,6 +41,15 @@ def _tag(case: Case, item: WorkItem) -> Case:
     """The case with its condition in the metadata (adapters of external predictions look files up by it)."""
     meta = {**case.metadata, "condition": condition_label(item.condition, item.severity)}
     return case.with_(metadata=meta)
+
+
+def shift_item(case: Case, item: WorkItem, conditions: dict[str, Condition]) -> tuple[Case, list[dict[str, Any]]]:
+    """The item's version of ``case`` (its parameters sampled once from the item's seed) and those parameters."""
+    if item.condition == "clean":
+        return _tag(case, item), []
+    condition = conditions[item.condition]
+    params = sample_condition(condition, item.severity, item.seed)
+    return _tag(apply_condition(case, condition, params), item), params
 
 
 def _reason(exc: BaseException) -> str:
@@ -109,18 +118,13 @@ def evaluate_case(
     for item in items:
         shift_family = shift_family_of(item, conditions)
         t_shift = time.perf_counter()
-        if item.condition == "clean":
-            shifted, params_json, label_only = _tag(case, item), "", False
-        else:
-            condition = conditions[item.condition]
-            try:
-                params = sample_condition(condition, item.severity, item.seed)
-                shifted = _tag(apply_condition(case, condition, params), item)
-                params_json = json.dumps(params, sort_keys=True)
-            except Exception as exc:
-                rows.extend(failed_rows([item], model_pairs, conditions, f"shift failed: {_reason(exc)}"))
-                continue
-            label_only = condition.touches_label_only()
+        try:
+            shifted, params = shift_item(case, item, conditions)
+        except Exception as exc:
+            rows.extend(failed_rows([item], model_pairs, conditions, f"shift failed: {_reason(exc)}"))
+            continue
+        params_json = json.dumps(params, sort_keys=True) if item.condition != "clean" else ""
+        label_only = item.condition != "clean" and conditions[item.condition].touches_label_only()
         shift_s = round(time.perf_counter() - t_shift, 4)
         for model in models:
             try:

@@ -209,11 +209,39 @@ class MetricsSpec(_Spec):
 
 
 class StatisticsSpec(_Spec):
-    """Bootstrap settings."""
+    """Statistics settings (mirrors ``robusteval.stats.StatsSettings``; docs/statistics.md)."""
 
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
     n_resamples: int = Field(default=10_000, ge=100)
     ci_method: Literal["BCa", "percentile"] = "BCa"
+    cluster: Literal["subject", "site"] | None = Field(default=None, description="resample whole clusters")
+    multiple_testing: Literal["holm", "fdr_bh"] = "holm"
+    reference_model: str | None = Field(default=None, description="model normalizing mCE and relative mCE")
+    rood_alpha: float = Field(default=2.0 / 3.0, gt=0.0, le=1.0, description="ROOD-MRI severity weight base")
+    mixed_condition: Literal["shift", "shift_family", "condition"] = "shift"
+    mixed_metrics: list[str] = Field(default_factory=list, description="default: the headline metric only")
+
+
+class CheckBody(_Spec):
+    """A check's settings; which ones apply depends on its kind (docs/statistics.md)."""
+
+    metric: str = "dsc"
+    max: float | None = None
+    min: float | None = None
+    warn: float | None = None
+    model: str | None = None
+    scope: str = ""
+
+
+def _known_check(value: dict[str, CheckBody]) -> dict[str, CheckBody]:
+    if len(value) != 1:
+        raise ValueError(f"a check is one mapping {{kind: {{...}}}}, got {len(value)} keys")
+    for kind in value:
+        _registered("robusteval.stats", "CHECKS", kind)
+    return value
+
+
+Check = Annotated[dict[str, CheckBody], AfterValidator(_known_check)]
 
 
 class ExecutionSpec(_Spec):
@@ -246,6 +274,7 @@ class Protocol(_Spec):
     statistics: StatisticsSpec = Field(default_factory=StatisticsSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    checks: list[Check] = Field(default_factory=list, description="e.g. [{ood_drop: {metric: dsc, max: 0.05}}]")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Protocol:
@@ -257,4 +286,10 @@ class Protocol(_Spec):
             raise ValueError(f"condition names must be unique and not 'clean': {conditions}")
         if self.report.headline_metric not in self.metrics.panel:
             raise ValueError(f"report.headline_metric {self.report.headline_metric!r} is not in metrics.panel")
+        ref = self.statistics.reference_model
+        if ref is not None and ref not in models:
+            raise ValueError(f"statistics.reference_model {ref!r} is not one of the models {models}")
+        for metric in [*self.statistics.mixed_metrics, *(b.metric for c in self.checks for b in c.values())]:
+            if metric not in self.metrics.panel:
+                raise ValueError(f"metric {metric!r} (statistics or checks) is not in metrics.panel")
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "SEVERITY_COLUMN",
+    "condition_sort_key",
     "degradation_figure",
     "degradation_heatmap",
     "distribution_figure",
@@ -45,7 +46,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 SEVERITY_COLUMN = "severity"
-_STYLE = {
+_STYLE: dict[Any, Any] = {
     "text.parse_math": False,  # names such as "a$b$" are drawn verbatim
     "font.size": 8.5,
     "axes.titlesize": 9,
@@ -113,7 +114,11 @@ def _legend_below(fig: Figure, handles: list[Any], labels: list[str]) -> None:
 
 
 @_styled
-def degradation_figure(cells: pd.DataFrame, metric: str, models: Sequence[str] | None = None) -> Figure | None:
+def degradation_figure(
+    cells: pd.DataFrame,
+    metric: str,
+    models: Sequence[str] | None = None,
+) -> Figure | None:
     """Mean ``metric`` against severity, one panel per simulated shift, one line per model, CI bands.
 
     ``cells`` holds the summary's cell records. Severity 0 is the model's ID clean cell; label-noise shifts
@@ -134,7 +139,15 @@ def degradation_figure(cells: pd.DataFrame, metric: str, models: Sequence[str] |
             g = data[data["model"] == model].sort_values(SEVERITY_COLUMN)
             if g.empty:
                 continue
-            ax.plot(g[SEVERITY_COLUMN], g["mean"], marker="o", ms=3.5, lw=1.4, label=_short(model), color=palette[model])
+            ax.plot(
+                g[SEVERITY_COLUMN],
+                g["mean"],
+                marker="o",
+                ms=3.5,
+                lw=1.4,
+                label=_short(model),
+                color=palette[model],
+            )
             ax.fill_between(
                 g[SEVERITY_COLUMN],
                 g["ci_low"].astype(float),
@@ -154,7 +167,11 @@ def degradation_figure(cells: pd.DataFrame, metric: str, models: Sequence[str] |
 
 
 @_styled
-def degradation_heatmap(rood: pd.DataFrame, metric: str, models: Sequence[str] | None = None) -> Figure | None:
+def degradation_heatmap(
+    rood: pd.DataFrame,
+    metric: str,
+    models: Sequence[str] | None = None,
+) -> Figure | None:
     """Model x shift ROOD-MRI degradation of ``metric`` (positive = worse than clean), annotated.
 
     ``rood`` holds robustness records of kind ``rood`` (per shift and the ``mean`` over shifts).
@@ -163,7 +180,8 @@ def degradation_heatmap(rood: pd.DataFrame, metric: str, models: Sequence[str] |
     if r.empty:
         return None
     table = r.pivot_table(index="model", columns="shift", values="degradation", aggfunc="first")
-    columns = [c for c in sorted(table.columns) if c != "mean"] + (["mean"] if "mean" in table.columns else [])
+    columns = [c for c in sorted(table.columns) if c != "mean"]
+    columns += ["mean"] if "mean" in table.columns else []
     rows = [x for x in (models or sorted(table.index)) if x in table.index]
     table = table.loc[rows, columns].rename(columns={"mean": "mean over shifts"})
     width, height = max(4.0, 1.6 + 0.95 * len(columns)), max(2.0, 1.0 + 0.38 * len(rows))
@@ -176,7 +194,8 @@ def degradation_heatmap(rood: pd.DataFrame, metric: str, models: Sequence[str] |
     for (i, j), v in np.ndenumerate(values):
         if math.isfinite(v):
             dark = abs(v) > 0.6 * bound
-            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7.5, color="white" if dark else "black")
+            colour = "white" if dark else "black"
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7.5, color=colour)
     ax.set_xticks(range(len(columns)), [_short(str(c)) for c in table.columns], rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), [_short(r) for r in rows])
     fig.colorbar(image, ax=ax, shrink=0.8, label="+ = worse")
@@ -241,8 +260,9 @@ def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str])
     panels: list[tuple[str, pd.DataFrame, str, list[Any]]] = []
     clean = ok[ok["shift"] == "clean"]
     if not clean.empty:
-        key = clean["site"].astype(str) + np.where(clean["split"] == "id", " (ID)", "")
-        order = sorted(set(key), key=lambda k: (not k.endswith("(ID)"), k))
+        sites = zip(clean["site"], clean["split"], strict=True)
+        key: list[str] = [f"{s} (ID)" if sp == "id" else str(s) for s, sp in sites]
+        order: list[Any] = sorted(set(key), key=lambda k: (not k.endswith("(ID)"), k))
         panels.append(("clean cases by site", clean.assign(_x=key), "site", order))
     for shift in sorted(ok.loc[ok["shift"] != "clean", "shift"].unique()):
         part = ok[ok["shift"] == shift]
@@ -280,7 +300,8 @@ def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str])
             for p, v in zip(pos, vals, strict=True):
                 jitter = rng.uniform(-width * 0.3, width * 0.3, v.size)
                 ax.scatter(p + jitter, v, s=5, color=colour, alpha=0.75, lw=0, zorder=3)
-        ax.set_xticks(range(len(order)), [f"{x:g}" if isinstance(x, float) else _short(str(x)) for x in order])
+        ticks = [f"{x:g}" if isinstance(x, float) else _short(str(x)) for x in order]
+        ax.set_xticks(range(len(order)), ticks)
         ax.set_title(_short(title, 40))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(metric)
@@ -291,7 +312,11 @@ def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str])
 
 
 @_styled
-def significance_map_figure(sig: pd.DataFrame, conditions: Sequence[str], models: Sequence[str]) -> Figure | None:
+def significance_map_figure(
+    sig: pd.DataFrame,
+    conditions: Sequence[str],
+    models: Sequence[str],
+) -> Figure | None:
     """challengeR significance maps: per condition, a filled square where the row model is significantly
     better than the column model (one-sided Wilcoxon, adjusted within the condition).
 
@@ -309,7 +334,8 @@ def significance_map_figure(sig: pd.DataFrame, conditions: Sequence[str], models
         grid = np.full((n, n), np.nan)
         for _, r in part.iterrows():
             if r["model"] in models and r["other"] in models:
-                grid[models.index(r["model"]), models.index(r["other"])] = 1.0 if r["significant"] is True else 0.0
+                filled = 1.0 if r["significant"] is True else 0.0
+                grid[models.index(r["model"]), models.index(r["other"])] = filled
         ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1)
         for i in range(n):
             ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, color="#d0d7de"))
@@ -402,7 +428,8 @@ def lesion_size_figure(cells: pd.DataFrame, bins: Mapping[str, str], models: Seq
                     [max(b - y, 0.0) if math.isfinite(b) else 0.0 for y, b in zip(ys, hi, strict=True)],
                 ]
             )
-            ax.errorbar(xs, ys, yerr=yerr, fmt="o", ms=4, color=palette[model], capsize=2, lw=1, label=_short(model))
+            colour = palette[model]
+            ax.errorbar(xs, ys, yerr=yerr, fmt="o", ms=4, color=colour, capsize=2, lw=1, label=_short(model))
         ax.set_xticks(range(len(metrics)), [bins[m] for m in metrics])
         ax.set_title(_short(panel, 40))
         ax.set_ylabel("lesion recall")
@@ -414,7 +441,12 @@ def lesion_size_figure(cells: pd.DataFrame, bins: Mapping[str, str], models: Seq
 
 
 @_styled
-def label_noise_figure(moves: pd.DataFrame, taus: pd.DataFrame, metric: str, models: Sequence[str]) -> Figure | None:
+def label_noise_figure(
+    moves: pd.DataFrame,
+    taus: pd.DataFrame,
+    metric: str,
+    models: Sequence[str],
+) -> Figure | None:
     """Left: per noise condition, how far each model's mean moves when scored against the noisy reference.
     Right: Kendall's tau between the model rankings under the clean and the noisy reference.
 
@@ -423,7 +455,7 @@ def label_noise_figure(moves: pd.DataFrame, taus: pd.DataFrame, metric: str, mod
     """
     if moves.empty:
         return None
-    noises = sorted(set(moves["noise"]), key=_condition_sort_key)
+    noises = sorted(set(moves["noise"]), key=condition_sort_key)
     palette = model_palette(models)
     has_tau = not taus.empty and taus["kendall_tau"].notna().any()
     fig = Figure(layout="constrained", figsize=(4.4 + 0.35 * len(noises) + (3.6 if has_tau else 0.0), 3.2))
@@ -432,7 +464,8 @@ def label_noise_figure(moves: pd.DataFrame, taus: pd.DataFrame, metric: str, mod
     x = np.arange(len(noises))
     for model in models:
         g = moves[moves["model"] == model].set_index("noise").reindex(noises)
-        ax.plot(x, g["move"].astype(float), marker="o", ms=3.5, lw=1.2, color=palette[model], label=_short(model))
+        colour = palette[model]
+        ax.plot(x, g["move"].astype(float), marker="o", ms=3.5, lw=1.2, color=colour, label=_short(model))
     ax.axhline(0.0, color="#57606a", lw=0.8, ls="--")
     ax.set_xticks(x, [_short(n) for n in noises], rotation=35, ha="right")
     ax.set_ylabel(f"{metric}: noisy - clean reference")
@@ -453,7 +486,8 @@ def label_noise_figure(moves: pd.DataFrame, taus: pd.DataFrame, metric: str, mod
     return fig
 
 
-def _condition_sort_key(label: str) -> tuple[str, float]:
+def condition_sort_key(label: str) -> tuple[str, float]:
+    """Sort ``"<shift>@<severity>"`` labels by shift name, then numerically by severity."""
     name, _, sev = str(label).rpartition("@")
     try:
         return (name, float(sev))
@@ -482,7 +516,8 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
         if math.isfinite(y):
             err = [[y - lo if math.isfinite(lo) else 0.0], [hi - y if math.isfinite(hi) else 0.0]]
             ax.errorbar([x], [y], yerr=err, fmt="o", color=c, ms=6, capsize=2)
-            ax.annotate(_short(str(r["model"])), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7.5)
+            name = _short(str(r["model"]))
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7.5)
         oy = _float(r["ood_mean"])
         if math.isfinite(oy):
             ax.plot([x], [oy], "o", mfc="white", color=c, ms=6, mew=1.4)

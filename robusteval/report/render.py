@@ -9,13 +9,14 @@ embedded as PNG data URIs, so the report is one file that needs no network. Each
 
 from __future__ import annotations
 
-__all__ = ["SECTIONS", "build_context", "render_report"]
+__all__ = ["SECTIONS", "build_context", "fmt_ci", "fmt_count", "fmt_num", "fmt_p", "render_report"]
 
 import base64
 import json
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ MAX_EMBED_BYTES = 3 * 2**20
 MAX_FAILED_LISTED = 300
 MAX_FOREST_ROWS = 48
 MAX_EXTRA_DEGRADATION_METRICS = 3
+GALLERY = "gallery.png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EFFICIENCY_FIELDS = (
     ("parameters", "parameters", "count"),
@@ -79,8 +81,14 @@ EFFICIENCY_FIELDS = (
 # --- formatting -------------------------------------------------------------------------------------------
 
 
+def _missing(value: Any) -> bool:
+    """None or a float NaN (how pandas and JSON spell an absent site)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A real number (numpy scalars included, booleans not) that is finite."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def fmt_num(value: Any) -> str:
@@ -120,6 +128,10 @@ def fmt_count(value: Any) -> str:
     return f"{v:g}"
 
 
+def _fmt_rank(value: Any) -> str:
+    return f"{float(value):g}" if _finite(value) else "n/a"
+
+
 def _fmt_any(value: Any) -> str:
     if value is None:
         return "n/a"
@@ -148,6 +160,7 @@ class _Run:
     ood_sites: list[str]
     level: float
     correction: str
+    noise_shifts: frozenset[str]
 
     def records(self, key: str, kind: str | None = None, **match: Any) -> list[dict[str, Any]]:
         out = [r for r in self.summary.get(key) or [] if isinstance(r, dict)]
@@ -175,7 +188,7 @@ class _Run:
         if shift == "clean":
             if split == "id":
                 return "ID clean"
-            if site is not None and not (isinstance(site, float) and math.isnan(site)):
+            if not _missing(site):
                 return f"site {site}"
             return f"site {self.ood_sites[0]}" if len(self.ood_sites) == 1 else "OOD sites (pooled)"
         sev = float(severity) if _finite(severity) else math.nan
@@ -191,14 +204,10 @@ class _Run:
             if rec.get("split", "ood") == "id":
                 return (0, "", 0.0)
             site = rec.get("site")
-            return (1, "", 0.0) if site is None else (2, str(site), 0.0)
-        noise = rec.get("shift_family") == "label_noise" or self.is_noise(str(shift))
+            return (1, "", 0.0) if _missing(site) else (2, str(site), 0.0)
+        noise = rec.get("shift_family") == "label_noise" or str(shift) in self.noise_shifts
         sev = float(rec["severity"]) if _finite(rec.get("severity")) else 0.0
         return (4 if noise else 3, str(shift), sev)
-
-    def is_noise(self, shift: str) -> bool:
-        fam = self.cases.loc[self.cases["shift"] == shift, "shift_family"]
-        return bool(len(fam)) and bool((fam == "label_noise").any())
 
     def key_conditions(self, recs: Iterable[Mapping[str, Any]]) -> list[str]:
         """Labels of ID clean, the OOD sites (pooled) and each simulated shift at its highest severity."""
@@ -238,14 +247,19 @@ def _load(run_dir: Path) -> _Run:
     cells = pd.DataFrame(summary.get("cells") or [])
     protocol = summary.get("protocol") or {}
     settings = (summary.get("settings") or [{}])[0]
-    headline = str((protocol.get("report") or {}).get("headline_metric") or settings.get("headline_metric", "dsc"))
+    report = protocol.get("report") or {}
+    headline = str(report.get("headline_metric") or settings.get("headline_metric", "dsc"))
     panel = list((protocol.get("metrics") or {}).get("panel") or settings.get("metrics") or [])
     metrics = [headline, *[m for m in panel if m != headline]] if headline in panel else panel
-    families = {str(m): str(f) for m, f in cases.groupby("model")["family"].first().items()} if len(cases) else {}
+    families: dict[str, str] = {}
+    if len(cases):
+        families = {str(m): str(f) for m, f in cases.groupby("model")["family"].first().items()}
     for r in summary.get("cells") or []:
         families.setdefault(str(r.get("model")), str(r.get("family")))
-    ood_sites = sorted({str(s) for s in cases.loc[(cases["shift"] == "clean") & (cases["split"] != "id"), "site"]})
-    level = float(settings.get("confidence_level") or (protocol.get("statistics") or {}).get("confidence_level", 0.95))
+    site_split = (cases["shift"] == "clean") & (cases["split"] != "id")
+    ood_sites = sorted({str(s) for s in cases.loc[site_split, "site"]})
+    statistics = protocol.get("statistics") or {}
+    level = float(settings.get("confidence_level") or statistics.get("confidence_level", 0.95))
     run = _Run(
         run_dir,
         summary,
@@ -258,11 +272,17 @@ def _load(run_dir: Path) -> _Run:
         ood_sites,
         level,
         str(settings.get("multiple_testing") or "holm"),
+        frozenset(cases.loc[cases["shift_family"] == "label_noise", "shift"]),
     )
     id_means = _id_means(run, headline)
     sign = run.sign(headline)
-    ordered = sorted(run.models, key=lambda m: (-sign * id_means[m]["mean"] if m in id_means else math.inf, m))
-    return _Run(run_dir, summary, cases, cells, headline, metrics, ordered, families, ood_sites, level, run.correction)
+    ordered = sorted(run.models, key=lambda m: _rank_key(m, id_means, sign))
+    return replace(run, models=ordered)
+
+
+def _rank_key(model: str, means: Mapping[str, Mapping[str, Any]], sign: float) -> tuple[float, str]:
+    """Sort key: best mean first (by direction), models without a mean last, then by name."""
+    return (-sign * float(means[model]["mean"]) if model in means else math.inf, model)
 
 
 def _id_means(run: _Run, metric: str) -> dict[str, dict[str, Any]]:
@@ -287,9 +307,14 @@ def _embed(path: Path) -> tuple[dict[str, str] | None, str | None]:
     if not data.startswith(PNG_SIGNATURE):
         return None, f"{path.name}: not a PNG file"
     if len(data) > MAX_EMBED_BYTES:
-        return None, f"{path.name}: {len(data) / 2**20:.1f} MiB, over the {MAX_EMBED_BYTES // 2**20} MiB limit"
+        limit = MAX_EMBED_BYTES // 2**20
+        return None, f"{path.name}: {len(data) / 2**20:.1f} MiB, over the {limit} MiB limit"
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     return {"uri": uri, "title": path.stem, "alt": path.stem}, None
+
+
+def _neg(value: Any) -> Any:
+    return -float(value) if _finite(value) else value
 
 
 def _pair(run: _Run, metric: str, rec_filter: Mapping[str, Any], a: str, b: str) -> dict[str, Any] | None:
@@ -300,8 +325,7 @@ def _pair(run: _Run, metric: str, rec_filter: Mapping[str, Any], a: str, b: str)
         flip = r.get("model_a") != a
         diff, lo, hi = r.get("diff"), r.get("ci_low"), r.get("ci_high")
         if flip:
-            diff = -diff if _finite(diff) else diff
-            lo, hi = (-hi if _finite(hi) else hi), (-lo if _finite(lo) else lo)
+            diff, lo, hi = _neg(diff), _neg(hi), _neg(lo)
         return {**r, "a": a, "b": b, "diff": diff, "ci_low": lo, "ci_high": hi}
     return None
 
@@ -339,7 +363,7 @@ def _status(run: _Run, metric: str, diff: Any, significant: Any) -> str:
 
 def _item(label: str, model: str, run: _Run, **fields: Any) -> dict[str, Any]:
     """A verdict card: every key the template reads, with defaults."""
-    base = {
+    base: dict[str, Any] = {
         "label": label,
         "model": model,
         "family": run.families.get(model, "?"),
@@ -417,9 +441,7 @@ def _ood_verdict(run: _Run) -> dict[str, Any] | None:
     ood = _ood_cells(run, h)
     if ood.empty:
         return None
-    ood = ood.assign(
-        _label=[run.label(s, v, sp) for s, v, sp in zip(ood["shift"], ood["severity"], ood["split"], strict=True)]
-    )
+    ood = ood.assign(_label=[run.label(r["shift"], r["severity"], r["split"]) for _, r in ood.iterrows()])
     per_model = {str(m): set(g["_label"]) for m, g in ood.groupby("model")}
     common = set.intersection(*per_model.values()) if per_model else set()
     conds = sorted(common, key=lambda lab: run.order_key(_first(ood[ood["_label"] == lab])))
@@ -493,7 +515,8 @@ def _first(frame: pd.DataFrame) -> dict[str, Any]:
 
 def _robust_verdict(run: _Run) -> dict[str, Any] | None:
     h = run.headline
-    rood = [r for r in run.records("robustness", "rood", metric=h, shift="mean") if _finite(r.get("degradation"))]
+    rood = run.records("robustness", "rood", metric=h, shift="mean")
+    rood = [r for r in rood if _finite(r.get("degradation"))]
     ivo = run.records("id_vs_ood", metric=h)
     if rood:
         ranked = sorted(rood, key=lambda r: (float(r["degradation"]), str(r["model"])))
@@ -534,10 +557,11 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
         )
         if recs:
             details.append(
-                f"{r['model']}: significant drop in {n_sig} of {len(recs)} OOD condition(s) "
+                f"{r['model']}: significant drop in {n_sig} of {len(recs)} ID-vs-OOD comparison(s) "
                 f"({recs[0].get('correction') or run.correction}-adjusted)."
             )
-    return _item("Most robust (smallest degradation)", model, run, value=value, ci=ci, basis=basis, details=details)
+    label = "Most robust (smallest degradation)"
+    return _item(label, model, run, value=value, ci=ci, basis=basis, details=details)
 
 
 def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float) -> dict[str, Any]:
@@ -569,7 +593,11 @@ def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float)
     fit = next((r for r in mixed if r.get("kind") == "fit"), None)
     skipped = next((r for r in mixed if r.get("kind") == "skipped"), None)
     if fit is not None:
-        out["fit"] = {"formula": fit.get("formula", ""), "converged": fit.get("converged"), "note": fit.get("note", "")}
+        out["fit"] = {
+            "formula": fit.get("formula", ""),
+            "converged": fit.get("converged"),
+            "note": fit.get("note", ""),
+        }
         for r in mixed:
             term = str(r.get("term", ""))
             if r.get("kind") == "coefficient" and term.startswith("family[") and ":" not in term:
@@ -667,6 +695,13 @@ def _unit(metric: str) -> str:
     return str(getattr(METRICS.get(metric), "unit", "")) if metric in METRICS else ""
 
 
+def _descriptive(metric: str) -> bool:
+    """Volumes and other metrics that describe a case rather than score it."""
+    from robusteval.metrics import METRICS
+
+    return bool(getattr(METRICS.get(metric), "descriptive", False)) if metric in METRICS else False
+
+
 def _ood_cell(run: _Run, metric: str, rec: Mapping[str, Any]) -> dict[str, Any] | None:
     """The cell record of an ID-vs-OOD record's OOD side."""
     model = rec.get("model")
@@ -707,7 +742,8 @@ def _section_degradation(run: _Run) -> dict[str, Any]:
         )
         if heat:
             out["figures"].append(heat)
-    extra = [m for m in run.metrics if m != h and m in set(shifted["metric"])][:MAX_EXTRA_DEGRADATION_METRICS]
+    candidates = [m for m in run.metrics if m != h and m in set(shifted["metric"]) and not _descriptive(m)]
+    extra = candidates[:MAX_EXTRA_DEGRADATION_METRICS]
     for metric in extra:
         f = _figure(F.degradation_figure(c, metric, run.models), f"{metric} against severity per shift")
         if f:
@@ -717,7 +753,7 @@ def _section_degradation(run: _Run) -> dict[str, Any]:
             f"Curves for the first {MAX_EXTRA_DEGRADATION_METRICS} other metrics; all metrics are in "
             "the tables of section 2."
         )
-        if len(run.metrics) - 1 > len(extra)
+        if len(candidates) > len(extra)
         else ""
     )
     return out
@@ -731,8 +767,10 @@ def _forest_rows(
     note = ""
     if len(recs) > MAX_FOREST_ROWS:
         keep = set(run.key_conditions(recs))
+        total = len(recs)
         recs = [r for r in recs if run.label_of(r) in keep]
-        note = "Showing ID clean, the OOD sites and each shift at its highest severity (all rows: section 2)."
+        shown = "ID clean, the OOD sites and each shift at its highest severity"
+        note = f"{len(recs)} of {total} differences shown: {shown}."
     recs = sorted(recs, key=run.order_key)
     rows = pd.DataFrame(
         {
@@ -746,6 +784,13 @@ def _forest_rows(
     return rows, note
 
 
+def _pair_label(run: _Run) -> Callable[[dict[str, Any]], str]:
+    def label(r: dict[str, Any]) -> str:
+        return f"{r['model_a']} - {r['model_b']} | {run.label_of(r)}"
+
+    return label
+
+
 def _section_differences(run: _Run) -> dict[str, Any]:
     h = run.headline
     out: dict[str, Any] = {"figures": [], "notes": [], "missing": None, "mixed": None, "mixed_missing": None}
@@ -755,10 +800,14 @@ def _section_differences(run: _Run) -> dict[str, Any]:
         for r in pairs:  # orient every pair as (better-ranked in distribution) - (worse-ranked)
             a, b = str(r["model_a"]), str(r["model_b"])
             if rank.get(a, 0) > rank.get(b, 0):
-                r.update(_pair(run, h, {"condition": r["condition"], "split": r["split"]}, b, a) or {})
+                r["diff"], r["ci_low"], r["ci_high"] = (
+                    _neg(r.get("diff")),
+                    _neg(r.get("ci_high")),
+                    _neg(r.get("ci_low")),
+                )
                 r["model_a"], r["model_b"] = b, a
         pairs.sort(key=lambda r: (rank.get(r["model_a"], 0), rank.get(r["model_b"], 0)))
-        rows, note = _forest_rows(run, h, pairs, lambda r: f"{r['model_a']} - {r['model_b']} | {run.label_of(r)}")
+        rows, note = _forest_rows(run, h, pairs, _pair_label(run))
         fig = _figure(
             F.forest_figure(rows, f"{h} difference (first - second model); {run.direction(h)}"),
             f"Model vs model: paired differences of {h} per condition with {run.level:.0%} CIs; "
@@ -769,9 +818,9 @@ def _section_differences(run: _Run) -> dict[str, Any]:
         if note:
             out["notes"].append(note)
     else:
-        out["notes"].append("Model vs model: fewer than two models in this run, so there are no paired differences.")
+        out["notes"].append("Model vs model: fewer than two models in this run, so no paired differences.")
     ivo = [r for r in run.records("id_vs_ood", metric=h)]
-    ivo.sort(key=lambda r: rank.get(r.get("model"), 0))
+    ivo.sort(key=lambda r: rank.get(str(r.get("model")), 0))
     if ivo:
         rows, note = _forest_rows(run, h, ivo, lambda r: f"{r['model']} | {run.label_of(r)}")
         fig = _figure(
@@ -801,7 +850,7 @@ def _section_differences(run: _Run) -> dict[str, Any]:
     else:
         skipped = next((r for r in mixed if r.get("kind") == "skipped"), None)
         out["mixed_missing"] = (
-            f"Mixed model not fitted: {skipped.get('note', '')}" if skipped else "No mixed-model records in this run."
+            f"Mixed model not fitted: {skipped.get('note', '')}" if skipped else "No mixed-model records."
         )
     if not pairs and not ivo:
         out["missing"] = "Nothing to compare: one model and no OOD conditions."
@@ -915,12 +964,12 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
         members = [m for m in run.models if run.families.get(m) == fam]
         vals = []
         for metric in bins:
-            cc = clean[clean["model"].isin(members) & (clean["metric"] == metric)]["mean"]
-            ss = shifted[shifted["model"].isin(members) & (shifted["metric"] == metric)]["mean"]
+            c_mean = clean[clean["model"].isin(members) & (clean["metric"] == metric)]["mean"]
+            s_mean = shifted[shifted["model"].isin(members) & (shifted["metric"] == metric)]["mean"]
             vals.append(
                 {
-                    "clean": fmt_num(float(cc.mean())) if cc.notna().any() else "n/a",
-                    "shifted": fmt_num(float(ss.mean())) if ss.notna().any() else "n/a",
+                    "clean": fmt_num(float(c_mean.mean())) if c_mean.notna().any() else "n/a",
+                    "shifted": fmt_num(float(s_mean.mean())) if s_mean.notna().any() else "n/a",
                 }
             )
         fam_rows.append({"family": fam, "models": ", ".join(members), "values": vals})
@@ -941,7 +990,7 @@ def _section_label_noise(run: _Run) -> dict[str, Any]:
         )
         return out
     if not moves:
-        out["missing"] = "Label-noise rows are present but no label-noise statistics were recorded for " + h + "."
+        out["missing"] = f"Label-noise rows are present but no label-noise statistics were recorded for {h}."
         return out
     taus = run.records("robustness", "label_noise_ranking", metric=h)
     fig = _figure(
@@ -951,7 +1000,7 @@ def _section_label_noise(run: _Run) -> dict[str, Any]:
     )
     if fig:
         out["figures"].append(fig)
-    for t in sorted(taus, key=lambda r: F._condition_sort_key(str(r.get("noise")))):
+    for t in sorted(taus, key=lambda r: F.condition_sort_key(str(r.get("noise")))):
         models = [m for m in run.models if f"rank_clean_reference:{m}" in t]
         out["rankings"].append(
             {
@@ -961,15 +1010,15 @@ def _section_label_noise(run: _Run) -> dict[str, Any]:
                 "ranks": [
                     {
                         "model": m,
-                        "clean": fmt_num(t.get(f"rank_clean_reference:{m}")).rstrip("0").rstrip("."),
-                        "noisy": fmt_num(t.get(f"rank_noisy_reference:{m}")).rstrip("0").rstrip("."),
+                        "clean": _fmt_rank(t.get(f"rank_clean_reference:{m}")),
+                        "noisy": _fmt_rank(t.get(f"rank_noisy_reference:{m}")),
                         "moved": t.get(f"rank_clean_reference:{m}") != t.get(f"rank_noisy_reference:{m}"),
                     }
                     for m in models
                 ],
             }
         )
-    noises = sorted({str(r.get("noise")) for r in moves}, key=F._condition_sort_key)
+    noises = sorted({str(r.get("noise")) for r in moves}, key=F.condition_sort_key)
     for i, a in enumerate(run.models):
         for b in run.models[i + 1 :]:
             base = _pair(run, h, {"condition": "clean", "split": "id"}, a, b)
@@ -1026,7 +1075,8 @@ def _section_efficiency(run: _Run) -> dict[str, Any]:
     out: dict[str, Any] = {"figures": [], "columns": [], "rows": [], "notes": [], "missing": None}
     prov = run.summary.get("provenance") or {}
     inference = prov.get("inference_s_median") or {}
-    entries = {str(e.get("name") or e.get("model")): e for e in run.summary.get("models") or [] if isinstance(e, dict)}
+    listed = [e for e in run.summary.get("models") or [] if isinstance(e, dict)]
+    entries = {str(e.get("name") or e.get("model")): e for e in listed}
     if not entries:
         out["notes"].append(
             "Parameters, FLOPs, memory and energy are not recorded for this run (summary.json has "
@@ -1104,13 +1154,13 @@ def _section_examples(run: _Run) -> dict[str, Any]:
             "Example slices (worst and median case; image, reference and prediction under "
             "clean and shifted conditions) are not stored for this run."
         )
-    gallery = run.dir / "gallery.png"
+    gallery = run.dir / GALLERY
     if gallery.is_file():
         out["gallery"], why = _embed(gallery)
         if why:
             out["notes"].append(why)
     else:
-        out["gallery_missing"] = "The shift gallery (shift x severity) is not stored for this run (no gallery.png)."
+        out["gallery_missing"] = f"The shift gallery (shift × severity) is not stored ({GALLERY} absent)."
     return out
 
 
@@ -1161,7 +1211,9 @@ def _section_data(run: _Run) -> dict[str, Any]:
                     "empty": int(empty.loc[empty["site"] == site, "case_id"].nunique()) if len(empty) else 0,
                 }
             )
-    reasons = failed.groupby("error").size().sort_values(ascending=False) if len(failed) else pd.Series(dtype=int)
+    reasons = pd.Series(dtype=int)
+    if len(failed):
+        reasons = failed.groupby("error").size().sort_values(ascending=False)
     listed = failed.head(MAX_FAILED_LISTED)
     out: dict[str, Any] = {
         "listed": ds.get("listed"),
@@ -1260,7 +1312,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "correction": run.correction,
         "n_models": len(run.models),
         "n_cases": int(run.cases["case_id"].nunique()) if len(run.cases) else 0,
-        "n_failed": int(counts.get("failed", int((run.cases["status"] != "ok").sum()) if len(run.cases) else 0)),
+        "n_failed": int(counts.get("failed", (run.cases["status"] != "ok").sum())),
         "n_rows": len(run.cases),
         "verdict": _section_verdict(run),
         "id_vs_ood": _section_id_vs_ood(run),

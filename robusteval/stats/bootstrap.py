@@ -147,9 +147,7 @@ class _Cells:
         self.max_size = int(self.sizes.max())
         # The estimate as scipy's per-cell call computes it (np.mean of the sample; for clusters the
         # paired (cluster sums, sizes) ratio), and the distance under which a resample counts as a near tie.
-        self.theta = (
-            np.mean(self.sums, axis=1) if plain else np.sum(self.sums, axis=1) / np.sum(self.sizes, axis=1)
-        )
+        self.theta = np.mean(self.sums, axis=1) if plain else np.sum(self.sums, axis=1) / np.sum(self.sizes, axis=1)
         scale = np.mean(np.abs(self.sums), axis=1) / np.maximum(np.mean(self.sizes, axis=1), 1.0)
         self.tie_tol = 8.0 * max(k, 8) * np.finfo(np.float64).eps * (scale + np.abs(self.theta))
 
@@ -369,9 +367,7 @@ def bootstrap_intervals(
             elif n == 1:
                 out[s][i] = _nan_interval(1, "n=1: no interval can be estimated from one case", est, k)
             elif bool(np.all(v == v[0])):
-                note = (
-                    f"all {n} values equal: every resample gives the same value; the interval collapses to it"
-                )
+                note = f"all {n} values equal: every resample gives the same value; the interval collapses to it"
                 out[s][i] = Interval(est, est, est, 0.0, "degenerate", note, n, k)
             else:
                 note = "n=2: too few cases for a bootstrap; the interval is the sample range [min, max]"
@@ -451,9 +447,7 @@ def bootstrap_mean_differences(
             labels = None if labels_all is None else labels_all[i]
             codes, k = _codes(len(v), labels)
             if k < 3:
-                jobs.append(
-                    _Job(i, v, np.arange(len(v), dtype=np.intp), len(v), f"only {k} cluster(s) in a group")
-                )
+                jobs.append(_Job(i, v, np.arange(len(v), dtype=np.intp), len(v), f"only {k} cluster(s) in a group"))
             else:
                 jobs.append(_Job(i, v, codes, k, ""))
         groups[(jobs[0].k, jobs[1].k)].append((i, jobs[0], jobs[1]))
@@ -480,7 +474,5 @@ def bootstrap_mean_differences(
                 est = float(np.mean(jy.values) - np.mean(jx.values))
                 n = len(jx.values) + len(jy.values)
                 used = "percentile" if fell_back else method
-                out[i] = Interval(
-                    est, float(low[r]), float(high[r]), float(se[r]), used, note, n, jx.k + jy.k
-                )
+                out[i] = Interval(est, float(low[r]), float(high[r]), float(se[r]), used, note, n, jx.k + jy.k)
     return [o for o in out if o is not None]

@@ -217,11 +217,7 @@ def _mean_check(spec: CheckSpec, ctx: CheckContext, *, upper: bool) -> list[Reco
             if c["model"] == model
             and c["metric"] == spec.metric
             and c["site"] is None
-            and (
-                (c["condition"] == "clean" and c["split"] == "id")
-                if scope == "clean"
-                else c["condition"] == scope
-            )
+            and ((c["condition"] == "clean" and c["split"] == "id") if scope == "clean" else c["condition"] == scope)
         ]
         if not match:
             out.append(_error(spec, f"no cell {scope!r} for model {model!r}", model))
@@ -262,23 +258,16 @@ def max_degradation(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
         match = [
             r
             for r in ctx.robustness
-            if r.get("kind") == "rood"
-            and r["model"] == model
-            and r["metric"] == spec.metric
-            and r["shift"] == scope
+            if r.get("kind") == "rood" and r["model"] == model and r["metric"] == spec.metric and r["shift"] == scope
         ]
         value = match[0].get("degradation") if match else None
         if value is None or not math.isfinite(value):
-            reason = (
-                match[0].get("note") if match and match[0].get("note") else f"no ROOD-MRI score for {scope!r}"
-            )
+            reason = match[0].get("note") if match and match[0].get("note") else f"no ROOD-MRI score for {scope!r}"
             out.append(_error(spec, f"{reason} (model {model!r})", model))
             continue
         where = "mean over shifts" if scope == "mean" else scope
         what = f"ROOD-MRI {spec.metric.upper()} degradation ({where})"
-        out.append(
-            _verdict(spec, model, what, float(value), None, upper=True, level=ctx.settings.confidence_level)
-        )
+        out.append(_verdict(spec, model, what, float(value), None, upper=True, level=ctx.settings.confidence_level))
     return out
 
 

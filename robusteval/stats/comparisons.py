@@ -68,13 +68,8 @@ def _adjust(records: list[Record], settings: StatsSettings) -> None:
     for r in records:
         families[r["test_family"]].append(r)
     groups = list(families.values())
-    pvals = [
-        np.array([np.nan if r["p_value"] is None else r["p_value"] for r in m], dtype=np.float64)
-        for m in groups
-    ]
-    for members, p, adjusted in zip(
-        groups, pvals, adjust_families(pvals, settings.multiple_testing), strict=True
-    ):
+    pvals = [np.array([np.nan if r["p_value"] is None else r["p_value"] for r in m], dtype=np.float64) for m in groups]
+    for members, p, adjusted in zip(groups, pvals, adjust_families(pvals, settings.multiple_testing), strict=True):
         size = int(np.isfinite(p).sum())
         for r, pa in zip(members, adjusted, strict=True):
             r["p_adjusted"] = float(pa)
@@ -149,9 +144,7 @@ def id_vs_ood(prep: Prepared, settings: StatsSettings) -> list[Record]:
                         "test": "wilcoxon",
                         "test_family": f"id_vs_ood:{info.name}",
                         "_sign": info.sign,
-                        "note": f"{unpaired} shifted case(s) without a clean twin left out"
-                        if unpaired
-                        else "",
+                        "note": f"{unpaired} shifted case(s) without a clean twin left out" if unpaired else "",
                     }
                 )
             okx = cube.case_is_id & ~np.isnan(base)

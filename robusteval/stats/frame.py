@@ -168,9 +168,7 @@ def _build_cube(rows: pd.DataFrame, metric: str) -> Cube:
     present[m_codes, n_codes, c_codes] = True
     replaced = np.zeros(shape, dtype=bool)
     replaced[m_codes, n_codes, c_codes] = rows[f"replaced:{metric}"].to_numpy(dtype=bool)
-    per_case = rows.groupby(n_codes).agg(
-        site=("site", "first"), cluster=("cluster", "first"), is_id=("is_id", "any")
-    )
+    per_case = rows.groupby(n_codes).agg(site=("site", "first"), cluster=("cluster", "first"), is_id=("is_id", "any"))
     return Cube(
         values=values,
         present=present,
@@ -268,9 +266,7 @@ def prepare(
 
 def condition_keys(rows: pd.DataFrame) -> list[tuple[str, float, str]]:
     """Distinct (shift, severity, split) keys: ID clean first, then the natural site split, then shifts."""
-    keys = {
-        (str(a), float(b), str(c)) for a, b, c in rows[["shift", "severity", "split"]].itertuples(index=False)
-    }
+    keys = {(str(a), float(b), str(c)) for a, b, c in rows[["shift", "severity", "split"]].itertuples(index=False)}
 
     def order(key: tuple[str, float, str]) -> tuple[int, str, float, str]:
         shift, severity, split = key

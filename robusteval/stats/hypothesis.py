@@ -128,9 +128,7 @@ def mannwhitney(x: ArrayLike, y: ArrayLike, alternative: Alternative = "two-side
         warnings.simplefilter("ignore", RuntimeWarning)
         res = stats.mannwhitneyu(xa, ya, alternative=alternative)
     p = float(res.pvalue)
-    return RankTestResult(
-        float(res.statistic), p, len(xa) + len(ya), "" if math.isfinite(p) else "no p-value"
-    )
+    return RankTestResult(float(res.statistic), p, len(xa) + len(ya), "" if math.isfinite(p) else "no p-value")
 
 
 @contextmanager

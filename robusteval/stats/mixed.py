@@ -48,9 +48,7 @@ def _independent_columns(x: np.ndarray) -> list[int]:
 def _dummies(values: pd.Series, name: str, reference: str) -> pd.DataFrame:
     """Treatment coding: one 0/1 column ``name[T.level]`` per level except ``reference``."""
     levels = [lv for lv in sorted(values.unique()) if lv != reference]
-    return pd.DataFrame(
-        {f"{name}[T.{lv}]": (values == lv).astype(np.float64) for lv in levels}, index=values.index
-    )
+    return pd.DataFrame({f"{name}[T.{lv}]": (values == lv).astype(np.float64) for lv in levels}, index=values.index)
 
 
 def _design(data: pd.DataFrame, ref_family: str, ref_condition: str, sites: bool) -> pd.DataFrame:
@@ -88,13 +86,9 @@ def _fit_one(prep: Prepared, settings: StatsSettings, metric: str) -> list[Recor
     families = sorted(data["family"].unique())
     subjects = data["subject"].nunique()
     if len(families) < 2:
-        return [
-            _skip(metric, f"only one model family ({', '.join(families) or 'none'}): no family effect to fit")
-        ]
+        return [_skip(metric, f"only one model family ({', '.join(families) or 'none'}): no family effect to fit")]
     if subjects < MIN_SUBJECTS:
-        return [
-            _skip(metric, f"{subjects} subject(s): too few groups for a random intercept (< {MIN_SUBJECTS})")
-        ]
+        return [_skip(metric, f"{subjects} subject(s): too few groups for a random intercept (< {MIN_SUBJECTS})")]
     ref_family = "cnn" if "cnn" in families else families[0]
     conditions = sorted(data["condition"].unique())
     ref_condition = CLEAN if CLEAN in conditions else conditions[0]

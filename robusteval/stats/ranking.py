@@ -50,9 +50,9 @@ def rank_stability(prep: Prepared, settings: StatsSettings) -> list[Record]:
         mask = cube.case_mask(shift, split)
         present = [i for i in range(len(cube.models)) if cube.present[i, mask, ci].any()]
         models = [cube.models[i] for i in present]
-        block = cube.values[
-            np.ix_(np.asarray(present, dtype=np.intp), np.flatnonzero(mask), np.asarray([ci]))
-        ][:, :, 0]  # (models, cases)
+        block = cube.values[np.ix_(np.asarray(present, dtype=np.intp), np.flatnonzero(mask), np.asarray([ci]))][
+            :, :, 0
+        ]  # (models, cases)
         complete = ~np.isnan(block).any(axis=0) if present else np.zeros(0, dtype=bool)
         dropped = int((~np.isnan(block)).any(axis=0).sum() - complete.sum()) if present else 0
         values = block[:, complete]
@@ -67,9 +67,7 @@ def rank_stability(prep: Prepared, settings: StatsSettings) -> list[Record]:
         }
         note = f"{dropped} case(s) missing for some model left out" if dropped else ""
         if len(models) < 2 or values.shape[1] < 2:
-            out.append(
-                {"kind": "skipped", **base, "note": "fewer than 2 models or 2 common cases: no ranking"}
-            )
+            out.append({"kind": "skipped", **base, "note": "fewer than 2 models or 2 common cases: no ranking"})
             continue
         if settings.cluster is None:
             codes = np.arange(values.shape[1])
@@ -118,9 +116,7 @@ def rank_stability(prep: Prepared, settings: StatsSettings) -> list[Record]:
                 "tau_ci_low": float(np.percentile(finite, lo_q)) if finite.size else None,
                 "tau_ci_high": float(np.percentile(finite, hi_q)) if finite.size else None,
                 "n_resamples": settings.n_resamples,
-                "note": note
-                if finite.size
-                else "; ".join(x for x in (note, "tau undefined (tied ranks)") if x),
+                "note": note if finite.size else "; ".join(x for x in (note, "tau undefined (tied ranks)") if x),
             }
         )
     return out

@@ -99,9 +99,7 @@ def effective_robustness(
         m for m in id_values if m in ood_values and np.isfinite(id_values[m]) and np.isfinite(ood_values[m])
     )
     if len(models) < 3:
-        raise ValueError(
-            f"effective robustness needs 3 or more models with ID and OOD values, got {len(models)}"
-        )
+        raise ValueError(f"effective robustness needs 3 or more models with ID and OOD values, got {len(models)}")
     x = np.array([id_values[m] for m in models])
     y = np.array([ood_values[m] for m in models])
     if np.ptp(x) == 0:
@@ -351,9 +349,7 @@ def _paired_move(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
 def _label_noise(prep: Prepared, info: MetricInfo) -> list[Record]:
     m = info.name
     cube = prep.cube(m)
-    noise_conds = [
-        (i, s, v) for i, (s, v) in enumerate(cube.conditions) if prep.shift_families.get(s) == LABEL_NOISE
-    ]
+    noise_conds = [(i, s, v) for i, (s, v) in enumerate(cube.conditions) if prep.shift_families.get(s) == LABEL_NOISE]
     clean_c = cube.clean()
     if not noise_conds or clean_c is None:
         return []
@@ -392,11 +388,7 @@ def _label_noise(prep: Prepared, info: MetricInfo) -> list[Record]:
                 parts = set(s_shift.split("+"))
                 if s_shift == CLEAN or parts & components or prep.shift_families.get(s_shift) == LABEL_NOISE:
                     continue
-                composed = [
-                    i
-                    for (cs, cv), i in index.items()
-                    if cv == s_sev and set(cs.split("+")) == parts | {shift}
-                ]
+                composed = [i for (cs, cv), i in index.items() if cv == s_sev and set(cs.split("+")) == parts | {shift}]
                 if not composed:
                     continue
                 d_clean, n_c = _paired_move(cube.values[mi, :, sc], clean_v)

@@ -74,15 +74,12 @@ class CheckSpec:
                 raise RobustEvalError(f"check {kind!r}: parameters must be a mapping, got {inner!r}")
             params = {"kind": kind, **inner}
         else:
-            raise RobustEvalError(
-                f"a check needs one kind, e.g. {{'ood_drop': {{'max': 0.05}}}}; got {dict(spec)!r}"
-            )
+            raise RobustEvalError(f"a check needs one kind, e.g. {{'ood_drop': {{'max': 0.05}}}}; got {dict(spec)!r}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(params) - known)
         if unknown:
             raise RobustEvalError(
-                f"check {params['kind']!r}: unknown field(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
+                f"check {params['kind']!r}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
         for key in ("max", "min", "warn"):
             if params.get(key) is not None:
@@ -92,9 +89,7 @@ class CheckSpec:
     def describe(self) -> str:
         """A compact one-line form used in check records, e.g. ``ood_drop(metric=dsc, max=0.05)``."""
         parts = [
-            f"{f.name}={getattr(self, f.name)}"
-            for f in fields(self)[1:]
-            if getattr(self, f.name) not in (None, "")
+            f"{f.name}={getattr(self, f.name)}" for f in fields(self)[1:] if getattr(self, f.name) not in (None, "")
         ]
         return f"{self.kind}({', '.join(parts)})"
 
@@ -146,15 +141,11 @@ class StatsSettings:
         if self.cluster is not None and self.cluster not in CLUSTERS:
             problems.append(f"cluster must be None or one of {CLUSTERS}, got {self.cluster!r}")
         if self.multiple_testing not in MULTIPLE_TESTING:
-            problems.append(
-                f"multiple_testing must be one of {MULTIPLE_TESTING}, got {self.multiple_testing!r}"
-            )
+            problems.append(f"multiple_testing must be one of {MULTIPLE_TESTING}, got {self.multiple_testing!r}")
         if not 0.0 < self.rood_alpha <= 1.0:
             problems.append(f"rood_alpha must be in (0, 1], got {self.rood_alpha}")
         if self.mixed_condition not in MIXED_CONDITIONS:
-            problems.append(
-                f"mixed_condition must be one of {MIXED_CONDITIONS}, got {self.mixed_condition!r}"
-            )
+            problems.append(f"mixed_condition must be one of {MIXED_CONDITIONS}, got {self.mixed_condition!r}")
         if problems:
             raise RobustEvalError("invalid statistics settings: " + "; ".join(problems))
         object.__setattr__(self, "n_resamples", int(self.n_resamples))

@@ -64,9 +64,7 @@ def make_cases(
 
     rows: list[dict[str, object]] = []
 
-    def add(
-        model: str, case: tuple[str, str, str, str], shift: str, family: str, sev: int, loss: float
-    ) -> None:
+    def add(model: str, case: tuple[str, str, str, str], shift: str, family: str, sev: int, loss: float) -> None:
         case_id, subject, site, split = case
         dsc = quality[model] + subject_effect[subject] + rng.normal(0, 0.03) - loss
         dsc = float(np.clip(dsc, 0.0, 1.0))
@@ -107,7 +105,5 @@ def make_cases(
         for noise in label_noise:
             for sev in severities:
                 for case in id_cases:
-                    add(
-                        model, case, noise, "label_noise", sev, 0.015 * sev + 0.004 * sev * names.index(model)
-                    )
+                    add(model, case, noise, "label_noise", sev, 0.015 * sev + 0.004 * sev * names.index(model))
     return pd.DataFrame(rows)

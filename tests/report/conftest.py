@@ -35,7 +35,8 @@ def rich_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     metrics = ["dsc", "hd95", *SIZE_METRICS]
     out = tmp_path_factory.mktemp("rich")
     cases = rich_cases(severities=(1, 4))
-    return write_run(out, cases, metrics, name="rich", settings=settings, worst_values={"hd95": 100.0}, models=models)
+    worst = {"hd95": 100.0}
+    return write_run(out, cases, metrics, name="rich", settings=settings, worst_values=worst, models=models)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from robusteval.engine import RESULT_COLUMNS
 from robusteval.stats import StatsSettings, summarize
 from robusteval.stats.synthetic import make_cases
@@ -64,7 +65,10 @@ def write_run(
             "models": [{"name": m, "family": f, "adapter": "zoo", "params": {}} for m, f in fam.items()],
             "shifts": [],
             "metrics": {"panel": list(metrics)},
-            "statistics": {"confidence_level": settings.confidence_level, "n_resamples": settings.n_resamples},
+            "statistics": {
+                "confidence_level": settings.confidence_level,
+                "n_resamples": settings.n_resamples,
+            },
             "report": {"headline_metric": settings.headline_metric},
         },
         "provenance": {
@@ -112,7 +116,6 @@ def rich_cases(seed: int = 1, severities: Sequence[int] = (1, 3, 5)) -> pd.DataF
     return cases
 
 
-
 def minimal_cases() -> pd.DataFrame:
     """One model, four ID cases, no OOD condition."""
     return make_cases(models={"unet": "cnn"}, n_id=4, ood_sites={}, shifts={}, severities=(), seed=0)
@@ -132,5 +135,6 @@ def payload_cases() -> pd.DataFrame:
     victim = cases.loc[first, "case_id"].iloc[0]
     cases.loc[cases["case_id"] == victim, "case_id"] = PAYLOADS["case"]
     row = cases.index[cases["case_id"] == PAYLOADS["case"]][0]
-    cases.loc[row, ["status", "error", "dsc", "hd95"]] = ["failed", "<i>bad</i> " + PAYLOADS["case"], np.nan, np.nan]
+    error = "<i>bad</i> " + PAYLOADS["case"]
+    cases.loc[row, ["status", "error", "dsc", "hd95"]] = ["failed", error, np.nan, np.nan]
     return cases

@@ -103,7 +103,11 @@ def test_rich_report_opens_cleanly(rich_run: Path, rich_html: str, tmp_path: Pat
     assert result["broken"] == []
 
 
-def test_payload_names_stay_inert_in_the_browser(payload_run: Path, payload_html: str, tmp_path: Path) -> None:
+def test_payload_names_stay_inert_in_the_browser(
+    payload_run: Path,
+    payload_html: str,
+    tmp_path: Path,
+) -> None:
     result, log = _probe(payload_run / "index.html", tmp_path)
     assert result["pwned"] is False
     assert result["handlers"] == 0

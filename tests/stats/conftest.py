@@ -45,9 +45,7 @@ def build_hand_table() -> pd.DataFrame:
     for model, means in HAND_MEANS.items():
         for i, off in enumerate(ID_OFFSETS):
             case, subject = f"id{i}", f"s{i}"
-            rows.append(
-                {**_row(model, case, subject, "A", "id", "clean", "clean", 0), "dsc": means["clean"] + off}
-            )
+            rows.append({**_row(model, case, subject, "A", "id", "clean", "clean", 0), "dsc": means["clean"] + off})
             for sev in (1, 2):
                 rows.append(
                     {

@@ -49,9 +49,7 @@ def samples() -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("method", ["BCa", "percentile"])
-def test_intervals_equal_scipy_per_cell(
-    samples: list[np.ndarray], method: Literal["BCa", "percentile"]
-) -> None:
+def test_intervals_equal_scipy_per_cell(samples: list[np.ndarray], method: Literal["BCa", "percentile"]) -> None:
     """Same intervals as one scipy call per cell with the same seed, small and tied samples included."""
     ours = bootstrap_intervals(samples, statistics=("mean", "median"), n_resamples=B, method=method, seed=7)
     fallbacks = 0
@@ -77,9 +75,7 @@ def test_intervals_equal_scipy_per_cell(
 def test_standard_error_is_bootstrap_sd(samples: list[np.ndarray]) -> None:
     x = samples[1]
     ours = bootstrap_intervals([x], n_resamples=B, seed=3)["mean"][0]
-    res = stats.bootstrap(
-        (x,), np.mean, n_resamples=B, vectorized=True, axis=-1, rng=np.random.default_rng(3)
-    )
+    res = stats.bootstrap((x,), np.mean, n_resamples=B, vectorized=True, axis=-1, rng=np.random.default_rng(3))
     assert ours.std_error == pytest.approx(float(res.standard_error), rel=1e-10)
 
 
@@ -188,9 +184,7 @@ def test_bca_undefined_falls_back_to_percentile() -> None:
 
 def test_too_few_clusters_resample_cases() -> None:
     x = np.array([0.1, 0.4, 0.5, 0.9, 0.3])
-    res = bootstrap_intervals([x], clusters=[np.array(["s1", "s1", "s2", "s2", "s2"])], n_resamples=B)[
-        "mean"
-    ][0]
+    res = bootstrap_intervals([x], clusters=[np.array(["s1", "s1", "s2", "s2", "s2"])], n_resamples=B)["mean"][0]
     assert "cluster" in res.note
     assert res.n_clusters == 5
     assert res.method == "BCa"

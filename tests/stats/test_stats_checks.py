@@ -13,9 +13,7 @@ from robusteval.stats import CHECKS, CheckSpec, StatsSettings, summarize
 pytestmark = pytest.mark.filterwarnings("error")
 
 
-def _checks(
-    table: pd.DataFrame, *specs: dict[str, Any], metrics: tuple[str, ...] = ("dsc",)
-) -> list[dict[str, Any]]:
+def _checks(table: pd.DataFrame, *specs: dict[str, Any], metrics: tuple[str, ...] = ("dsc",)) -> list[dict[str, Any]]:
     settings = StatsSettings(n_resamples=500, checks=tuple(CheckSpec.parse(s) for s in specs))
     return summarize(table, list(metrics), settings)["checks"]
 
@@ -69,9 +67,7 @@ def test_max_degradation(hand_table: pd.DataFrame) -> None:
 
 
 def test_max_mean_for_a_distance(hand_table: pd.DataFrame) -> None:
-    (rec,) = _checks(
-        hand_table, {"max_mean": {"metric": "hd95", "max": 5.0, "model": "b"}}, metrics=("dsc", "hd95")
-    )
+    (rec,) = _checks(hand_table, {"max_mean": {"metric": "hd95", "max": 5.0, "model": "b"}}, metrics=("dsc", "hd95"))
     assert rec["value"] == pytest.approx(2.0)
     assert rec["status"] == "PASS"
 

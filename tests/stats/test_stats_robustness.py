@@ -39,9 +39,7 @@ def test_corruption_errors_by_hand() -> None:
 
 
 def test_effective_robustness_by_hand() -> None:
-    er, slope, intercept = effective_robustness(
-        {"a": 0.8, "b": 0.9, "c": 0.7}, {"a": 0.6, "b": 0.75, "c": 0.5}
-    )
+    er, slope, intercept = effective_robustness({"a": 0.8, "b": 0.9, "c": 0.7}, {"a": 0.6, "b": 0.75, "c": 0.5})
     assert slope == pytest.approx(1.25)
     assert intercept == pytest.approx(0.6166666666666667 - 1.0)
     assert er == pytest.approx({"a": -1 / 60, "b": 1 / 120, "c": 1 / 120})
@@ -74,9 +72,7 @@ def test_rood_records_from_the_hand_table(hand_summary: dict[str, list[dict[str,
     mean = _one(rob, kind="rood", model="a", metric="dsc", shift="mean")
     assert mean["degradation"] == pytest.approx(0.14)  # one simulated shift (label noise is excluded)
     # hd95 = 20 (1 - dsc): lower is better, so the degradation keeps its positive sign: 20 * 0.14.
-    assert _one(rob, kind="rood", model="a", metric="hd95", shift="noise")["degradation"] == pytest.approx(
-        2.8
-    )
+    assert _one(rob, kind="rood", model="a", metric="hd95", shift="noise")["degradation"] == pytest.approx(2.8)
 
 
 def test_mce_records_from_the_hand_table(hand_summary: dict[str, list[dict[str, Any]]]) -> None:

@@ -25,9 +25,7 @@ CELL_KEYS |= {"median", "median_ci_low", "median_ci_high", "method", "note"}
 
 @pytest.fixture(scope="module")
 def cases() -> pd.DataFrame:
-    df = make_cases(
-        n_id=12, label_noise=("flip",), extra_metrics=("custom_score",), hd95_nan_rate=0.1, seed=3
-    )
+    df = make_cases(n_id=12, label_noise=("flip",), extra_metrics=("custom_score",), hd95_nan_rate=0.1, seed=3)
     failed = df.index[(df["model"] == "unet") & (df["shift"] == "motion") & (df["severity"] == 2)][:3]
     for column, value in (("status", "failed"), ("error", "oom")):
         df.loc[failed, column] = value
@@ -67,10 +65,7 @@ def test_failed_rows_and_replacements_are_counted(result: Result, cases: pd.Data
     cell = next(
         c
         for c in result["cells"]
-        if c["model"] == "unet"
-        and c["condition"] == "motion@2"
-        and c["metric"] == "dsc"
-        and c["site"] is None
+        if c["model"] == "unet" and c["condition"] == "motion@2" and c["metric"] == "dsc" and c["site"] is None
     )
     assert cell["n_failed"] == 3
     assert cell["n"] == 12 - 3
@@ -99,9 +94,7 @@ def test_cell_values(result: Result, cases: pd.DataFrame) -> None:
     ok = _clean_ok(cases)
     values = ok.loc[(ok["model"] == "resunet") & (ok["shift"] == "bias") & (ok["severity"] == 3), "dsc"]
     cell = next(
-        c
-        for c in result["cells"]
-        if c["model"] == "resunet" and c["condition"] == "bias@3" and c["metric"] == "dsc"
+        c for c in result["cells"] if c["model"] == "resunet" and c["condition"] == "bias@3" and c["metric"] == "dsc"
     )
     assert cell["mean"] == pytest.approx(values.mean())
     assert cell["median"] == pytest.approx(values.median())
@@ -118,20 +111,13 @@ def test_cell_values(result: Result, cases: pd.DataFrame) -> None:
 def test_paired_id_vs_ood_against_scipy(result: Result, cases: pd.DataFrame) -> None:
     ok = _clean_ok(cases)
     model = "unetr"
-    clean = ok.loc[(ok["model"] == model) & (ok["split"] == "id") & (ok["shift"] == "clean")].set_index(
-        "case_id"
-    )
-    shifted = ok.loc[(ok["model"] == model) & (ok["shift"] == "motion") & (ok["severity"] == 4)].set_index(
-        "case_id"
-    )
+    clean = ok.loc[(ok["model"] == model) & (ok["split"] == "id") & (ok["shift"] == "clean")].set_index("case_id")
+    shifted = ok.loc[(ok["model"] == model) & (ok["shift"] == "motion") & (ok["severity"] == 4)].set_index("case_id")
     d = (shifted["dsc"] - clean["dsc"]).dropna().to_numpy()
     rec = next(
         r
         for r in result["id_vs_ood"]
-        if r["kind"] == "paired"
-        and r["model"] == model
-        and r["condition"] == "motion@4"
-        and r["metric"] == "dsc"
+        if r["kind"] == "paired" and r["model"] == model and r["condition"] == "motion@4" and r["metric"] == "dsc"
     )
     assert rec["diff"] == pytest.approx(d.mean())
     assert rec["degradation"] == pytest.approx(-d.mean())
@@ -157,25 +143,18 @@ def test_site_id_vs_ood_against_scipy(result: Result, cases: pd.DataFrame) -> No
     )
     assert rec["diff"] == pytest.approx(y.mean() - x.mean())
     assert rec["p_value"] == pytest.approx(float(stats.mannwhitneyu(x, y).pvalue), rel=1e-12)
-    pooled = [
-        r for r in result["id_vs_ood"] if r["kind"] == "site" and r["model"] == "lst" and r["site"] is None
-    ]
+    pooled = [r for r in result["id_vs_ood"] if r["kind"] == "site" and r["model"] == "lst" and r["site"] is None]
     assert len(pooled) == 3  # one per metric
     assert pooled[0]["n_ood"] == 20
 
 
 def test_model_vs_model(result: Result, cases: pd.DataFrame) -> None:
     ok = _clean_ok(cases)
-    sub = ok.loc[(ok["split"] == "id") & (ok["shift"] == "clean")].pivot(
-        index="case_id", columns="model", values="dsc"
-    )
+    sub = ok.loc[(ok["split"] == "id") & (ok["shift"] == "clean")].pivot(index="case_id", columns="model", values="dsc")
     pair = [
         r
         for r in result["model_vs_model"]
-        if r["kind"] == "pairwise"
-        and r["condition"] == "clean"
-        and r["split"] == "id"
-        and r["metric"] == "dsc"
+        if r["kind"] == "pairwise" and r["condition"] == "clean" and r["split"] == "id" and r["metric"] == "dsc"
     ]
     assert len(pair) == 15  # 6 models
     rec = next(r for r in pair if (r["model_a"], r["model_b"]) == ("lst", "resunet"))
@@ -192,16 +171,12 @@ def test_model_vs_model(result: Result, cases: pd.DataFrame) -> None:
     ]
     assert len(sig) == 30  # ordered pairs
     forward = next(r for r in sig if (r["model"], r["other"]) == ("resunet", "lst"))
-    assert forward["p_value"] == pytest.approx(
-        float(stats.wilcoxon(-d, alternative="greater").pvalue), rel=1e-12
-    )
+    assert forward["p_value"] == pytest.approx(float(stats.wilcoxon(-d, alternative="greater").pvalue), rel=1e-12)
     assert all(r["metric"] == "dsc" for r in sig)
 
 
 def test_rank_stability(result: Result) -> None:
-    ranks = [
-        r for r in result["ranks"] if r["kind"] == "rank" and r["condition"] == "clean" and r["split"] == "id"
-    ]
+    ranks = [r for r in result["ranks"] if r["kind"] == "rank" and r["condition"] == "clean" and r["split"] == "id"]
     assert len(ranks) == 6
     assert sorted(r["rank"] for r in ranks) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     for r in ranks:
