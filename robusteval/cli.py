@@ -170,4 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RobustEvalError as exc:
         _err(f"error: {exc}")
         return EXIT_INVALID
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
     return code

@@ -110,6 +110,48 @@ def stats_settings(protocol: Protocol) -> StatsSettings:
     )
 
 
+def worst_values(cases: pd.DataFrame, metrics: list[str]) -> dict[str, float]:
+    """The declared worst value of each distance metric (unit mm): the largest field-of-view diagonal in the run.
+
+    Distances are NaN when exactly one mask is empty; statistics replace them by this value and count them.
+    """
+    from robusteval.metrics import METRICS
+
+    known = cases["fov_diagonal_mm"].dropna()
+    if known.empty:
+        return {}
+    diagonal = float(known.max())
+    return {m: diagonal for m in metrics if m in METRICS and METRICS.get(m).unit == "mm"}
+
+
+def profile_models(job: EngineJob, protocol: Protocol, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Parameters, FLOPs, latency, peak memory (and energy where measurable) per model, on the first ID case."""
+    from robusteval.engine.base import load_models, torch_threads
+    from robusteval.models.efficiency import profile_model
+
+    first = next((i for i in job.plan.items if i.split == "id"), None)
+    out: list[dict[str, Any]] = []
+    if first is None:
+        return out
+    try:
+        case = first.record.load()
+    except Exception as exc:
+        reason = f"no case to profile on: {exc}"
+        return [{"model": m.name, "family": m.family, "error": reason} for m in job.models]
+    with torch_threads(job.threads):
+        for spec in job.models:
+            entry: dict[str, Any] = {"model": spec.name, "family": spec.family, "case_id": case.case_id}
+            try:
+                (runtime,) = load_models([spec], job.base_dir, job.device)
+                entry.update(profile_model(runtime.adapter, case, repeats=2, warmup=1,
+                                           country_iso_code=protocol.report.energy_country_iso))  # fmt: skip
+            except Exception as exc:
+                entry["error"] = f"{type(exc).__name__}: {exc}"
+                log(f"efficiency profile of {spec.name} failed: {entry['error']}")
+            out.append(entry)
+    return out
+
+
 def run_protocol(
     protocol: Protocol,
     protocol_path: Path,
@@ -126,6 +168,7 @@ def run_protocol(
     """
     from robusteval.engine.progress import progress_reporter
     from robusteval.report import render_report
+    from robusteval.report.assets import write_run_images
 
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
@@ -176,7 +219,8 @@ def run_protocol(
     timings = pd.DataFrame(ordered, columns=["model", "status", *TIMING_COLUMNS])
     ok_timings = timings[timings["status"] == "ok"].groupby("model")["inference_s"]
     n_failed = int((cases["status"] == "failed").sum())
-    stats = summarize(cases, metric_cols, stats_settings(protocol))
+    stats = summarize(cases, metric_cols, stats_settings(protocol), worst_values=worst_values(cases, metric_cols))
+    efficiency = profile_models(job, protocol, log) if protocol.report.efficiency else []
     summary: dict[str, Any] = {
         "protocol": protocol.model_dump(mode="json"),
         "provenance": {
@@ -198,9 +242,12 @@ def run_protocol(
             "failed_cases": sorted(set(cases.loc[cases["status"] == "failed", "case_id"])),
         },
         "counts": {"rows": len(cases), "failed": n_failed},
+        "models": efficiency,
         **stats,
     }
     (out_dir / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
+    for note in write_run_images(out_dir, protocol, records, plan):
+        log(note)
     render_report(out_dir)
     log(f"wrote {out_dir / 'index.html'} ({len(cases)} rows, {n_failed} failed) in {time.perf_counter() - t0:.1f}s")
     return RunResult(out_dir, len(cases), n_failed, EXIT_FAILED_ITEMS if n_failed else EXIT_OK)

@@ -40,7 +40,7 @@ def test_valid_protocol_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert (code, err) == (0, "")
 
 
-@pytest.mark.parametrize("name", ["smoke.yaml", "ood.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "protocols").glob("*.yaml")))
 def test_shipped_protocols_are_valid(name: str) -> None:
     protocol = load_protocol(ROOT / "protocols" / name)
     assert protocol.name == name.removesuffix(".yaml")

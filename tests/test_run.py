@@ -41,6 +41,7 @@ def test_cases_csv_rows_columns_and_ranges(smoke_run: tuple[int, Path]) -> None:
     _, out = smoke_run
     cases = pd.read_csv(out / "cases.csv")
     assert list(cases.columns) == [*RESULT_COLUMNS, "dsc", "hd95"]
+    assert cases["fov_diagonal_mm"].gt(100).all()
     # 2 sites x 2 subjects clean + 2 site-A subjects x 2 bias-field severities, one model
     assert len(cases) == 4 + 2 * 2
     assert set(cases["status"]) == {"ok"}

@@ -34,6 +34,7 @@ RESULT_COLUMNS = (
     "error",
     "shift_params",
     "metric_notes",
+    "fov_diagonal_mm",
 )
 # Measured, not computed: kept in the item store and summarized in summary.json, never in cases.csv, so that
 # cases.csv is identical between engines and between an interrupted-and-resumed and an uninterrupted run.

@@ -19,6 +19,7 @@ from robusteval.data.case import Case
 from robusteval.engine.plan import WorkItem, base_row, shift_family_of
 from robusteval.errors import CaseError, PredictionUnavailable
 from robusteval.metrics import MetricConfig, compute_metrics
+from robusteval.metrics.surface import worst_distance_mm
 from robusteval.models.base import ModelAdapter, Prediction
 from robusteval.shifts.compose import Condition, apply_condition, sample_condition
 
@@ -68,7 +69,14 @@ def failed_rows(
     for item in items:
         for name, family in models:
             row = base_row(item, name, family, shift_family_of(item, conditions))
-            row.update(status="failed", error=reason, shift_params="", metric_notes="", inference_s=float("nan"))
+            row.update(
+                status="failed",
+                error=reason,
+                shift_params="",
+                metric_notes="",
+                inference_s=float("nan"),
+                fov_diagonal_mm=float("nan"),
+            )
             rows.append(row)
     return rows
 
@@ -95,7 +103,12 @@ def _score(
         uncertainty=prediction.uncertainty,
         config=metric_config,
     )
-    row.update(shift_params=params_json, metric_notes=json.dumps(notes) if notes else "", inference_s=inference_s)
+    row.update(
+        shift_params=params_json,
+        metric_notes=json.dumps(notes) if notes else "",
+        inference_s=inference_s,
+        fov_diagonal_mm=round(worst_distance_mm(case.shape, case.spacing_mm), 4),
+    )
     row.update(values)
     return row
 

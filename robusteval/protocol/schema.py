@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from robusteval.protocol.search_spec import SearchSpec
+
 Family = Literal["cnn", "vit", "hybrid", "classical", "external"]
 MAX_SEVERITY = 5
 
@@ -258,7 +260,13 @@ class ExecutionSpec(_Spec):
 
 
 class ReportSpec(_Spec):
+    """What the report leads with, and the efficiency profile."""
+
     headline_metric: str = "dsc"
+    efficiency: bool = Field(default=True, description="profile parameters, FLOPs, latency, memory per model")
+    energy_country_iso: str | None = Field(
+        default=None, pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3 grid for codecarbon's CO2 estimate"
+    )
 
 
 class Protocol(_Spec):
@@ -275,6 +283,7 @@ class Protocol(_Spec):
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
     checks: list[Check] = Field(default_factory=list, description="e.g. [{ood_drop: {metric: dsc, max: 0.05}}]")
+    search: SearchSpec | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> Protocol:

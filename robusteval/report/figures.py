@@ -58,7 +58,7 @@ _STYLE: dict[Any, Any] = {
     "axes.spines.right": False,
     "figure.dpi": 100,
 }
-BETTER, WORSE, NEUTRAL, FAINT = "#1a7f37", "#cf222e", "#8c959f", "#d0d7de"
+BETTER, WORSE, NEUTRAL = "#1a7f37", "#cf222e", "#8c959f"
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -9,7 +9,17 @@ embedded as PNG data URIs, so the report is one file that needs no network. Each
 
 from __future__ import annotations
 
-__all__ = ["SECTIONS", "build_context", "fmt_ci", "fmt_count", "fmt_num", "fmt_p", "render_report"]
+__all__ = [
+    "DATA_PREVIEW",
+    "GALLERY",
+    "SECTIONS",
+    "build_context",
+    "fmt_ci",
+    "fmt_count",
+    "fmt_num",
+    "fmt_p",
+    "render_report",
+]
 
 import base64
 import json
@@ -63,6 +73,7 @@ MAX_EMBED_BYTES = 3 * 2**20
 MAX_FAILED_LISTED = 300
 MAX_FOREST_ROWS = 48
 MAX_EXTRA_DEGRADATION_METRICS = 3
+DATA_PREVIEW = "data_preview.png"
 GALLERY = "gallery.png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EFFICIENCY_FIELDS = (
@@ -298,8 +309,8 @@ def _figure(fig: Figure | None, title: str, alt: str | None = None) -> dict[str,
     return None if fig is None else {"uri": F.figure_to_data_uri(fig), "title": title, "alt": alt or title}
 
 
-def _embed(path: Path) -> tuple[dict[str, str] | None, str | None]:
-    """A PNG file as a figure dict, or the reason it is not embedded."""
+def _embed(path: Path, title: str | None = None) -> tuple[dict[str, str] | None, str | None]:
+    """A PNG file as a figure dict (captioned ``title``, else its name), or the reason it is not embedded."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -310,7 +321,7 @@ def _embed(path: Path) -> tuple[dict[str, str] | None, str | None]:
         limit = MAX_EMBED_BYTES // 2**20
         return None, f"{path.name}: {len(data) / 2**20:.1f} MiB, over the {limit} MiB limit"
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    return {"uri": uri, "title": path.stem, "alt": path.stem}, None
+    return {"uri": uri, "title": title or path.stem, "alt": title or path.stem}, None
 
 
 def _neg(value: Any) -> Any:
@@ -602,6 +613,9 @@ def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float)
             term = str(r.get("term", ""))
             if r.get("kind") == "coefficient" and term.startswith("family[") and ":" not in term:
                 out["terms"].append(_term_row(run, r))
+        named = {str(t["term"]) for t in out["terms"]}
+        refs = [f for f in fams if f"family[T.{f}]" not in named]
+        out["fit"]["reference"] = refs[0] if len(refs) == 1 else "the reference family"
     elif skipped is not None and len(fams) >= 2:
         out["note"] = f"Mixed model not fitted: {skipped.get('note', '')}"
     return out
@@ -1156,7 +1170,8 @@ def _section_examples(run: _Run) -> dict[str, Any]:
         )
     gallery = run.dir / GALLERY
     if gallery.is_file():
-        out["gallery"], why = _embed(gallery)
+        caption = "Shift gallery: each condition at each severity on one ID case (label outline in red)"
+        out["gallery"], why = _embed(gallery, caption)
         if why:
             out["notes"].append(why)
     else:
@@ -1242,11 +1257,12 @@ def _section_data(run: _Run) -> dict[str, Any]:
         "preview": None,
         "preview_missing": None,
     }
-    preview = run.dir / "data_preview.png"
+    preview = run.dir / DATA_PREVIEW
     if preview.is_file():
-        out["preview"], out["preview_missing"] = _embed(preview)
+        caption = "Dataset preview: one case per site, lesion outline in red"
+        out["preview"], out["preview_missing"] = _embed(preview, caption)
     else:
-        out["preview_missing"] = "The dataset preview is not stored for this run (no data_preview.png)."
+        out["preview_missing"] = f"The dataset preview is not stored for this run (no {DATA_PREVIEW})."
     return out
 
 

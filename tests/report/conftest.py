@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from report_fixtures import SIZE_METRICS, minimal_cases, payload_cases, rich_cases, write_run
+from report_fixtures import SIZE_METRICS, minimal_cases, payload_cases, rich_cases, write_png, write_run
 
 from robusteval.report import render_report
 from robusteval.stats import StatsSettings
@@ -13,7 +13,7 @@ from robusteval.stats import StatsSettings
 
 @pytest.fixture(scope="session")
 def rich_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run dir with every section's inputs (models entry, checks, label noise, size bins, failures)."""
+    """A run dir with every section's inputs (models, checks, label noise, size bins, failures, images)."""
     settings = StatsSettings(
         n_resamples=500,
         reference_model="unet",
@@ -36,7 +36,10 @@ def rich_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rich")
     cases = rich_cases(severities=(1, 4))
     worst = {"hd95": 100.0}
-    return write_run(out, cases, metrics, name="rich", settings=settings, worst_values=worst, models=models)
+    write_run(out, cases, metrics, name="rich", settings=settings, worst_values=worst, models=models)
+    for name in ("examples/worst_case.png", "gallery.png", "data_preview.png"):
+        write_png(out / name)
+    return out
 
 
 @pytest.fixture(scope="session")

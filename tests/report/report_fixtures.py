@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["PAYLOADS", "SIZE_METRICS", "minimal_cases", "payload_cases", "rich_cases", "write_run"]
+__all__ = [
+    "PAYLOADS",
+    "SIZE_METRICS",
+    "minimal_cases",
+    "payload_cases",
+    "rich_cases",
+    "write_png",
+    "write_run",
+]
 
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -12,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from robusteval.engine import RESULT_COLUMNS
 from robusteval.stats import StatsSettings, summarize
@@ -138,3 +148,13 @@ def payload_cases() -> pd.DataFrame:
     error = "<i>bad</i> " + PAYLOADS["case"]
     cases.loc[row, ["status", "error", "dsc", "hd95"]] = ["failed", error, np.nan, np.nan]
     return cases
+
+
+def write_png(path: Path) -> None:
+    """A small PNG (a line plot) at ``path``."""
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().plot([0, 1], [1, 0])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=20)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 from pathlib import Path
@@ -10,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from markupsafe import escape
-from matplotlib.figure import Figure
-from report_fixtures import PAYLOADS, minimal_cases, write_run
+from report_fixtures import PAYLOADS, minimal_cases, write_png, write_run
 
 from robusteval.cli import main
 from robusteval.report import render_report
@@ -24,15 +22,6 @@ def _section(html: str, anchor: str) -> str:
     """The HTML of one section."""
     start = html.index(f'<section id="{anchor}">')
     return html[start : html.index("</section>", start)]
-
-
-def _png(path: Path) -> None:
-    fig = Figure(figsize=(1, 1))
-    fig.subplots().plot([0, 1], [1, 0])
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=20)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.getvalue())
 
 
 def test_sections_in_order(rich_html: str) -> None:
@@ -138,11 +127,11 @@ def test_all_failed_run_renders_with_failures_listed(tmp_path: Path) -> None:
 
 
 def test_stored_images_are_embedded(minimal_run: Path) -> None:
-    _png(minimal_run / "examples" / "worst_case.png")
-    _png(minimal_run / "examples" / "median_case.png")
+    write_png(minimal_run / "examples" / "worst_case.png")
+    write_png(minimal_run / "examples" / "median_case.png")
     (minimal_run / "examples" / "broken.png").write_bytes(b"not a png")
-    _png(minimal_run / "gallery.png")
-    _png(minimal_run / "data_preview.png")
+    write_png(minimal_run / "gallery.png")
+    write_png(minimal_run / "data_preview.png")
     html = render_report(minimal_run).read_text(encoding="utf-8")
     examples = _section(html, "examples")
     assert examples.count("<img") == 3

@@ -1,0 +1,28 @@
+"""RobustBench's pattern: every committed zoo model still reproduces its card's in-distribution DSC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from robusteval.models.train import RECIPES, evaluate_entry
+from robusteval.models.zoo_entry import ZOO_DIR, load_card, zoo_entries
+
+TOLERANCE = 0.02
+# Issue 6's bars, so that out-of-distribution drops mean something.
+MIN_DSC = {"cnn": 0.6, "hybrid": 0.6, "vit": 0.5}
+
+
+def test_every_recipe_has_a_committed_card() -> None:
+    assert set(RECIPES) <= set(zoo_entries())
+
+
+@pytest.mark.parametrize("entry", zoo_entries())
+def test_zoo_model_reproduces_its_card(entry: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    card = load_card(entry)
+    assert (ZOO_DIR / card["weights"]).stat().st_size <= 10 * 2**20
+    expected = card["metrics"]["id_test_dsc"]
+    measured = evaluate_entry(entry, Path(tmp_path_factory.getbasetemp()) / "zoo-cache")
+    assert measured == pytest.approx(expected, abs=TOLERANCE)
+    assert measured >= MIN_DSC.get(card["family"], 0.0)
