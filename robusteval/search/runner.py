@@ -24,7 +24,8 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,12 +109,13 @@ def _trainable(ctx: SearchContext, dims: Sequence[Dimension]) -> Any:
 
 def _run_config(ctx: SearchContext, name: str) -> Any:
     from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
 
     return tune.RunConfig(
         name=name,
         storage_path=str(ctx.storage.resolve()),
         verbose=0,
-        callbacks=list(ctx.callbacks),
+        callbacks=[JsonLoggerCallback(), *ctx.callbacks],  # result.json per trial; no CSV / TensorBoard
         checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=1),
         failure_config=tune.FailureConfig(max_failures=1),
     )
@@ -153,8 +155,30 @@ def _fit(
             json.dumps({"fingerprint": digest, "definition": definition}, indent=2, default=str) + "\n"
         )
         tuner = make()
-    grid = tuner.fit()
+    with _tune_environment():
+        grid = tuner.fit()
     return grid, time.perf_counter() - t0
+
+
+@contextmanager
+def _tune_environment() -> Iterator[None]:
+    """Tune's switches while a search runs: only the loggers we pass (per-case lists are not TensorBoard
+    scalars), and no warning about the experiment snapshots that per-case checkpoints force (wanted: they
+    make a restore lose at most the case in flight)."""
+    wanted = {
+        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+        "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+    }
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _trials(grid: ResultGrid, dims: Sequence[Dimension], n_cases: int) -> list[dict[str, Any]]:
@@ -371,8 +395,9 @@ def search_worst_case(ctx: SearchContext, spec: WorstCaseSpec) -> tuple[dict[str
 
     def make() -> Tuner:
         search_alg: Any
-        if spec.algorithm == "random":
-            search_alg = BasicVariantGenerator(random_state=seed)
+        concurrent: int | None = ctx.max_concurrent_trials
+        if spec.algorithm == "random":  # a SearchGenerator: it limits concurrency itself
+            search_alg, concurrent = BasicVariantGenerator(random_state=seed, max_concurrent=concurrent), None
         else:
             import optuna
             from ray.tune.search.optuna import OptunaSearch
@@ -398,7 +423,7 @@ def search_worst_case(ctx: SearchContext, spec: WorstCaseSpec) -> tuple[dict[str
                 scheduler=scheduler,
                 num_samples=spec.num_samples,
                 time_budget_s=spec.time_budget_s,
-                max_concurrent_trials=ctx.max_concurrent_trials,
+                max_concurrent_trials=concurrent,
                 reuse_actors=True,
             ),
             run_config=_run_config(ctx, name),

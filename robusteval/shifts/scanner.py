@@ -51,7 +51,8 @@ class Scanner(Shift):
     3. bias: exp of a random 2nd-order polynomial with peak |log| ``weight x profile.bias_strength``;
     4. intensity units: x ``(profile.scale / 1000) ** weight`` (relative to profile A's units);
     5. Rician noise with ``sigma = noise_std_rel x median(foreground)``, ``noise_std_rel = weight /
-       profile.snr``, added on top of the case's own noise (so the result is at most as clean as the profile).
+       profile.snr``, added on top of the case's own noise (so the result is at most as clean as the profile);
+       where the input is skull-stripped (zeros outside the brain), the background stays zero.
 
     Options: ``profile`` (``A``, ``B`` or ``C``; default ``C``).
     """
@@ -123,7 +124,9 @@ class Scanner(Shift):
             rng = modality_rng(int(params["seed"]), m)
             n1 = rng.normal(0.0, sigma, out.shape)
             n2 = rng.normal(0.0, sigma, out.shape)
-            images[m] = np.sqrt((out + n1) ** 2 + n2**2).astype(np.float32)
+            noisy = np.sqrt((out + n1) ** 2 + n2**2).astype(np.float32)
+            # a skull-stripped input (zero background) stays skull-stripped, as released data are
+            images[m] = np.where(out > 0, noisy, np.float32(0.0)) if bool((img == 0).any()) else noisy
         return case.with_(images=images, label=label, ignore=ignore, affine=new_affine)
 
 
