@@ -172,7 +172,7 @@ def run_protocol(
 
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    cache_dir = cache_dir or default_cache_dir()
+    cache_dir = (cache_dir or default_cache_dir()).resolve()  # workers (Ray Tune trials) may change cwd
     out_dir.mkdir(parents=True, exist_ok=True)
     records = list_cases(protocol.dataset, cache_dir)
     plan = make_plan(protocol, records)
@@ -221,6 +221,11 @@ def run_protocol(
     n_failed = int((cases["status"] == "failed").sum())
     stats = summarize(cases, metric_cols, stats_settings(protocol), worst_values=worst_values(cases, metric_cols))
     efficiency = profile_models(job, protocol, log) if protocol.report.efficiency else []
+    search: dict[str, Any] | None = None
+    if protocol.search is not None:
+        from robusteval.search.runner import run_search
+
+        search = run_search(protocol, protocol_path, out_dir, cache_dir, fresh=fresh, log=log)
     summary: dict[str, Any] = {
         "protocol": protocol.model_dump(mode="json"),
         "provenance": {
@@ -243,6 +248,7 @@ def run_protocol(
         },
         "counts": {"rows": len(cases), "failed": n_failed},
         "models": efficiency,
+        **({"search": search} if search is not None else {}),
         **stats,
     }
     (out_dir / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")

@@ -1313,6 +1313,36 @@ def _kv(mapping: Any) -> str:
 # --- entry points -----------------------------------------------------------------------------------------
 
 
+def _section_search(run: _Run) -> dict[str, Any]:
+    """Breaking points (value and CI per model and shift) and the worst case found, from ``summary["search"]``."""
+    search = run.summary.get("search")
+    if not search:
+        return {"missing": "This protocol has no search: block (worst-case shift search with Ray Tune)."}
+    points = [
+        {
+            "model": str(b.get("model")),
+            "shift": str(b.get("shift")),
+            "parameter": str(b.get("parameter")),
+            "value": _fmt_any(b.get("value")),
+            "ci": fmt_ci(b.get("ci_low"), b.get("ci_high")),
+            "bracket": "" if b.get("bracket") is None else str(b.get("bracket")),
+            "threshold": _fmt_any(b.get("threshold")),
+            "note": str(b.get("note") or ""),
+        }
+        for b in search.get("breaking_points", [])
+    ]
+    worst = [
+        {
+            "model": str(w.get("model")),
+            "objective": _fmt_any(w.get("objective")),
+            "params": "; ".join(str(p) for p in (w.get("params") or [])) or "none",
+            "trials": f"{w.get('n_complete')}/{w.get('n_trials')} ({w.get('algorithm')}, {w.get('scheduler')})",
+        }
+        for w in search.get("worst_case", [])
+    ]
+    return {"missing": "", "points": points, "worst": worst}
+
+
 def build_context(run_dir: Path) -> dict[str, Any]:
     """The template context of a run dir (every section's data, figures as data URIs)."""
     run = _load(Path(run_dir))
@@ -1333,6 +1363,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "verdict": _section_verdict(run),
         "id_vs_ood": _section_id_vs_ood(run),
         "degradation": _section_degradation(run),
+        "search": _section_search(run),
         "differences": _section_differences(run),
         "distributions": _section_distributions(run),
         "lesion_size": _section_lesion_size(run),

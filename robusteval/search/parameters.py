@@ -4,8 +4,10 @@ The mapping is generic and follows each shift's documented severity table (docs/
 
 - **strength** ``s`` in [0, 5] is a continuous severity. Every numeric column of the table is interpolated
   piecewise-linearly between the identity row (``s = 0``) and rows 1..5; integer columns (``num_transforms``,
-  ``k_vox``, ``count``...) are rounded half up; the result is rounded to 6 decimals like the tables. At an
-  integer ``s`` the row is exactly the table's, so the parameters equal ``shift.sample(s, rng)``.
+  ``k_vox``, ``count``...) are rounded half up, but never to their identity value when ``s > 0`` (a positive
+  strength always perturbs: motion at 0.1 degrees has one movement); the other columns are rounded to 6
+  decimals like the tables. At an integer ``s`` the row is exactly the table's, so the parameters equal
+  ``shift.sample(s, rng)``.
 - **parameter**: ``severity`` (the strength itself) or any table column that is strictly monotone from the
   identity to severity 5 (``degrees_bound`` of ``motion``, ``coefficient_bound`` of ``bias_field``,
   ``relative_std`` of ``rician_noise``, ``gamma`` of ``gamma_compress`` (decreasing)...). A value of that
@@ -24,6 +26,7 @@ Supported: every tabled shift whose varying columns are numbers (the artifacts, 
 from __future__ import annotations
 
 __all__ = [
+    "MAPPING_VERSION",
     "SEVERITY",
     "Dimension",
     "ParameterInfo",
@@ -52,6 +55,7 @@ from robusteval.shifts.compose import Condition
 from robusteval.shifts.scanner import Scanner
 
 SEVERITY = "severity"
+MAPPING_VERSION = 1  # bump when the mapping changes: searches recorded under another version do not restore
 MAX_STRENGTH = 5.0
 _DECIMALS = 6
 
@@ -172,8 +176,14 @@ def level_at(cls: type[TabledShift], strength: float) -> dict[str, Any]:
             out[key] = a if f == 0.0 else b  # constant columns (checked in parameters_of)
             continue
         v = float(a) + f * (float(b) - float(a))
-        integer = all(isinstance(row[key], int) for row in rows)
-        out[key] = _round_half_up(v) if integer else round(v, _DECIMALS)
+        if not all(isinstance(row[key], int) for row in rows):
+            out[key] = round(v, _DECIMALS)
+            continue
+        n = _round_half_up(v)
+        zero, one = int(rows[0][key]), int(rows[1][key])
+        if n == zero and strength > 0.0 and one != zero:  # any positive strength perturbs: one unit at least
+            n = zero + (1 if one > zero else -1)
+        out[key] = n
     return out
 
 

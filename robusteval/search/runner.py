@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "SearchContext",
     "SearchInterrupted",
+    "resolve_dimensions",
     "run_search",
     "search_breaking_point",
     "search_worst_case",
@@ -51,7 +52,7 @@ from robusteval.search.objective import (
     bootstrap_crossings,
     crossing,
 )
-from robusteval.search.parameters import Dimension, resolve_dimension
+from robusteval.search.parameters import MAPPING_VERSION, Dimension, resolve_dimension
 from robusteval.shifts.compose import seed_for
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
 
 
-def _dims(specs: Sequence[SearchDimensionSpec]) -> list[Dimension]:
+def resolve_dimensions(specs: Sequence[SearchDimensionSpec]) -> list[Dimension]:
+    """The protocol's dimensions with defaults filled in; Tune config keys ``p<i>_<shift>``."""
     return [
         resolve_dimension(d.shift, d.parameter, dict(d.options), d.range, key=f"p{i}_{d.shift}")
         for i, d in enumerate(specs)
@@ -95,7 +97,8 @@ def _dims(specs: Sequence[SearchDimensionSpec]) -> list[Dimension]:
 
 
 def _fingerprint(definition: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()
+    blob = json.dumps({**definition, "mapping_version": MAPPING_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _trainable(ctx: SearchContext, dims: Sequence[Dimension]) -> Any:
@@ -115,7 +118,8 @@ def _run_config(ctx: SearchContext, name: str) -> Any:
         name=name,
         storage_path=str(ctx.storage.resolve()),
         verbose=0,
-        callbacks=[JsonLoggerCallback(), *ctx.callbacks],  # result.json per trial; no CSV / TensorBoard
+        # result.json per trial; no CSV or TensorBoard logger (see _tune_environment)
+        callbacks=[JsonLoggerCallback(), *ctx.callbacks],  # type: ignore[no-untyped-call]
         checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=1),
         failure_config=tune.FailureConfig(max_failures=1),
     )
@@ -192,20 +196,24 @@ def _trials(grid: ResultGrid, dims: Sequence[Dimension], n_cases: int) -> list[d
         order = int(tag.split("_", 1)[0]) if tag[:1].isdigit() else 10**9
         done = int(m.get("cases_done", 0))
         objective = m.get("objective")
+        known = all(d.key in config for d in dims)  # a trial that never reported may have no config here
         out.append(
             {
                 "trial": order,
                 "trial_id": m.get("trial_id"),
-                "values": [float(config[d.key]) for d in dims],
+                "values": [float(config[d.key]) for d in dims] if known else None,
                 "t": config.get("t"),
                 "objective": None if objective is None else float(objective),
                 "cases_done": done,
-                "complete": done >= n_cases and result.error is None,
+                "complete": known and done >= n_cases and result.error is None,
                 "per_case": list(m.get("per_case", [])),
                 "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}",
             }
         )
-    return sorted(out, key=lambda r: (r["trial"], str(r["trial_id"])))
+    out.sort(key=lambda r: (r["trial"], str(r["trial_id"])))
+    for i, row in enumerate(out, start=1):  # 1, 2, ... (Tune's counters start at 0 or 1 by search algorithm)
+        row["trial"] = i
+    return out
 
 
 def _unfinished(grid: ResultGrid) -> int:
@@ -222,7 +230,9 @@ def _trace(
             "experiment": name,
             "trial": t["trial"],
             "trial_id": t["trial_id"],
-            "params": [d.describe(v) for d, v in zip(dims, t["values"], strict=True)],
+            "params": None
+            if t["values"] is None
+            else [d.describe(v) for d, v in zip(dims, t["values"], strict=True)],
             "objective": t["objective"],
             "cases_done": t["cases_done"],
             "complete": t["complete"],
@@ -240,7 +250,7 @@ def search_breaking_point(
 
     from robusteval.search.bisection import BisectionSearcher
 
-    dim = _dims([dim_spec])[0]
+    dim = resolve_dimensions([dim_spec])[0]
     kind, amount = spec.threshold
     rule = BreakRule(ctx.rule, kind, amount)
     n = ctx.factory.n_cases
@@ -278,13 +288,17 @@ def search_breaking_point(
         )
 
     grid, _ = _fit(ctx, name, definition, [dim], make)
+    if _unfinished(grid):
+        raise SearchInterrupted(
+            f"search {name} stopped before it finished; rerun the same command to resume it"
+        )
     trials = _trials(grid, [dim], n)
     done = {
         float(t["t"]): (float(t["objective"]) if t["complete"] else math.nan)
         for t in trials
         if t["t"] is not None
     }
-    if _unfinished(grid) or bisection_plan(done, rule, spec.grid_points, spec.refine_steps) != FINISHED:
+    if bisection_plan(done, rule, spec.grid_points, spec.refine_steps) != FINISHED:
         raise SearchInterrupted(
             f"search {name} stopped before it finished; rerun the same command to resume it"
         )
@@ -301,7 +315,9 @@ def _breaking_point_entry(
     trials: list[dict[str, Any]],
     index: int,
 ) -> dict[str, Any]:
-    points = sorted((float(t["t"]), t) for t in trials if t["complete"] and t["t"] is not None)
+    points = sorted(
+        ((float(t["t"]), t) for t in trials if t["complete"] and t["t"] is not None), key=lambda p: p[0]
+    )
     span = dim.far - dim.identity
     resolution = abs(span) / (spec.grid_points - 1) / 2**spec.refine_steps
     entry: dict[str, Any] = {
@@ -356,6 +372,9 @@ def _breaking_point_entry(
         return None if t >= _CENSORED or not math.isfinite(t) else float(dim.identity + t * span)
 
     v = value(t_hat)
+    objectives = scores.mean(axis=1)
+    first = next((j for j, o in enumerate(objectives) if rule.broken(float(o), clean)), None)
+    bracket = None if first is None else [value(ts[max(first - 1, 0)]), value(ts[first])]
     note = "" if v is not None else f"no break within the range (up to {dim.far})"
     if v is not None and value(hi) is None:
         note = f"the upper confidence bound is beyond the range (> {dim.far})"
@@ -365,6 +384,7 @@ def _breaking_point_entry(
         "strength": None if v is None else round(dim.strength(v), 6),
         "ci_low": value(lo),
         "ci_high": value(hi),
+        "bracket": bracket,
         "censored": v is None,
         "n_resamples_censored": int((boot >= _CENSORED).sum()),
         "clean_objective": clean,
@@ -379,7 +399,7 @@ def search_worst_case(ctx: SearchContext, spec: WorstCaseSpec) -> tuple[dict[str
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search import BasicVariantGenerator
 
-    dims = _dims(spec.space)
+    dims = resolve_dimensions(spec.space)
     n = ctx.factory.n_cases
     name = _safe(f"{ctx.model}.worst_case")
     seed = seed_for(ctx.seed, ctx.model, "worst_case") % SEED_MODULUS
@@ -397,7 +417,8 @@ def search_worst_case(ctx: SearchContext, spec: WorstCaseSpec) -> tuple[dict[str
         search_alg: Any
         concurrent: int | None = ctx.max_concurrent_trials
         if spec.algorithm == "random":  # a SearchGenerator: it limits concurrency itself
-            search_alg, concurrent = BasicVariantGenerator(random_state=seed, max_concurrent=concurrent), None
+            search_alg = BasicVariantGenerator(random_state=seed, max_concurrent=ctx.max_concurrent_trials)
+            concurrent = None
         else:
             import optuna
             from ray.tune.search.optuna import OptunaSearch
@@ -430,12 +451,12 @@ def search_worst_case(ctx: SearchContext, spec: WorstCaseSpec) -> tuple[dict[str
         )
 
     grid, seconds = _fit(ctx, name, definition, dims, make)
-    trials = _trials(grid, dims, n)
     out_of_time = spec.time_budget_s is not None and seconds >= spec.time_budget_s
-    if _unfinished(grid) or (len(trials) < spec.num_samples and not out_of_time):
+    if _unfinished(grid) or (len(grid) < spec.num_samples and not out_of_time):
         raise SearchInterrupted(
             f"search {name} stopped before its budget; rerun the same command to resume it"
         )
+    trials = _trials(grid, dims, n)
     complete = [t for t in trials if t["complete"]]
     entry: dict[str, Any] = {
         "model": ctx.model,
@@ -535,7 +556,7 @@ def run_search(
     spec = protocol.search
     if spec is None:
         raise RobustEvalError("the protocol has no 'search:' block")
-    records = list_cases(protocol.dataset, cache_dir or default_cache_dir())
+    records = list_cases(protocol.dataset, (cache_dir or default_cache_dir()).resolve())
     cases = select_cases(records, protocol, spec.objective)
     models = _models(protocol, spec)
     obj = spec.objective

@@ -40,7 +40,7 @@ class AnalyticFactory:
 
     def value(self, dims: Sequence[Dimension], values: Sequence[float], index: int) -> float:
         xs = [normalised(d, v) for d, v in zip(dims, values, strict=True)]
-        return self.a[index] - sum(b * x**self.power for b, x in zip(self.b[index], xs, strict=False))
+        return self.a[index] - sum(float(b * x**self.power) for b, x in zip(self.b[index], xs, strict=False))
 
 
 class AnalyticEvaluator:

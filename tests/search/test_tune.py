@@ -16,11 +16,17 @@ from typing import Any
 import numpy as np
 import pytest
 import search_helpers
+from ray.tune import Callback
 from search_helpers import AnalyticFactory, evaluations
 
 from robusteval.protocol.search_spec import BreakingPointSpec, SearchDimensionSpec, WorstCaseSpec
 from robusteval.search.objective import ObjectiveRule
-from robusteval.search.runner import SearchContext, SearchInterrupted, search_breaking_point, search_worst_case
+from robusteval.search.runner import (
+    SearchContext,
+    SearchInterrupted,
+    search_breaking_point,
+    search_worst_case,
+)
 
 DSC = ObjectiveRule(kind="mean", metric="dsc", higher_is_better=True)
 A = (0.80, 0.70, 0.75)
@@ -32,7 +38,7 @@ def ray_session() -> Iterator[None]:
     import ray
     from ray import cloudpickle
 
-    cloudpickle.register_pickle_by_value(search_helpers)  # the workers cannot import the test folder
+    cloudpickle.register_pickle_by_value(search_helpers)  # type: ignore[no-untyped-call]  # the workers cannot import the test folder
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
@@ -63,17 +69,24 @@ def test_breaking_point_of_a_monotone_objective_within_the_resolution(tmp_path: 
     values = [t["params"][0]["value"] for t in trace]
     assert values[:5] == pytest.approx([0.0, 1.25, 2.5, 3.75, 5.0])
     assert values[5:] == pytest.approx([3.125, 2.8125, 2.96875])
-    assert len(trace) == 8 and all(t["complete"] for t in trace)
+    assert len(trace) == 8
+    assert all(t["complete"] for t in trace)
     lo = max(v for v in values if v < truth)
     hi = min(v for v in values if v >= truth)
     assert hi - lo == pytest.approx(resolution)
     assert lo <= entry["value"] <= hi
+    assert entry["bracket"] == pytest.approx([lo, hi])
     for t in trace:  # each trial's objective is the analytic mean at its value
         x = t["params"][0]["value"] / 5.0
         assert t["objective"] == pytest.approx(np.mean(A) - 0.4 * x**2)
     assert entry["ci_low"] <= entry["value"] <= entry["ci_high"]
     assert entry["strength"] == pytest.approx(entry["value"])  # motion: degrees_bound = severity
     assert len(evaluations(tmp_path / "evaluations.jsonl")) == 8 * len(A)  # every trial ran every case once
+    again, trace_again = search_breaking_point(
+        _ctx(tmp_path), spec.shifts[0], spec, 0
+    )  # restores, runs nothing
+    assert (again, trace_again) == (entry, trace)
+    assert len(evaluations(tmp_path / "evaluations.jsonl")) == 8 * len(A)
 
 
 WORST = WorstCaseSpec(
@@ -106,9 +119,9 @@ def test_worst_case_is_the_worst_complete_trial_with_replayable_cases(
     assert entry["objective"] == min(t["objective"] for t in complete)
     assert any(not t["complete"] for t in trace)  # ASHA stopped a harmless trial early
     factory = AnalyticFactory(A, B, 1.0, Path("unused"))
-    from robusteval.search.runner import _dims
+    from robusteval.search.runner import resolve_dimensions
 
-    dims = _dims(WORST.space)
+    dims = resolve_dimensions(WORST.space)
     values = [p["value"] for p in entry["params"]]
     expected = [factory.value(dims, values, i) for i in range(len(A))]
     assert [c["value"] for c in entry["per_case"]] == pytest.approx(expected)
@@ -123,19 +136,13 @@ def test_same_seed_gives_identical_trials(
     assert _comparable(again) == _comparable(worst_run[1])
 
 
-class _InterruptAfter:
-    """A Tune callback that sends Tune's stop signal (SIGUSR1) once ``n`` trials have completed, once: Tune
-    restores callbacks with the experiment, so the ``fired`` file keeps the restored copy quiet."""
+class _InterruptAfter(Callback):
+    """Sends Tune's stop signal (SIGUSR1) once ``n`` trials have completed, once: Tune restores callbacks
+    with the experiment, so the ``fired`` file keeps the restored copy quiet."""
 
     def __init__(self, n: int, fired: Path) -> None:
-        self.n, self.fired, self.finished = n, fired, []
-
-    def setup(self, **info: Any) -> None: ...
-
-    def __getattr__(self, name: str) -> Any:  # every other hook of ray.tune.Callback: do nothing
-        if name.startswith("on_"):
-            return lambda **info: None
-        raise AttributeError(name)
+        self.n, self.fired = n, fired
+        self.finished: list[dict[str, Any]] = []
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         if self.fired.exists():
@@ -149,12 +156,7 @@ class _InterruptAfter:
 def test_interrupted_search_restores_and_finishes_without_repeating_trials(
     tmp_path: Path, worst_run: tuple[dict[str, Any], list[dict[str, Any]]]
 ) -> None:
-    from ray.tune import Callback
-
-    class Interrupt(_InterruptAfter, Callback):  # type: ignore[misc]
-        pass
-
-    interrupt = Interrupt(2, tmp_path / "fired")
+    interrupt = _InterruptAfter(2, tmp_path / "fired")
     with pytest.raises(SearchInterrupted):
         search_worst_case(_ctx(tmp_path, power=1.0, callbacks=(interrupt,)), WORST)
     log = tmp_path / "evaluations.jsonl"
@@ -180,12 +182,6 @@ models:
 metrics: {panel: [dsc]}
 search:
   objective: {kind: mean, metric: dsc, cases: 1}
-  breaking_point:
-    shifts: [{shift: rician_noise}]
-    drop: 0.1
-    grid_points: 3
-    refine_steps: 1
-    n_resamples: 100
   worst_case:
     space: [{shift: bias_field}, {shift: rician_noise, range: [0.0, 0.4]}]
     algorithm: random
@@ -195,18 +191,17 @@ search:
 
 
 def test_search_command_end_to_end_with_the_zoo_unet(tmp_path: Path) -> None:
+    """Trials run the real engine (zoo U-Net, one synthetic case); the worst case replays from its record."""
     import json
-
-    import torch
 
     from robusteval.cli import main
     from robusteval.data.sources import list_cases
-    from robusteval.engine.base import load_models
-    from robusteval.engine.base import ModelSpecLite
+    from robusteval.engine.base import ModelSpecLite, load_models
     from robusteval.metrics import MetricConfig, compute_metrics
     from robusteval.protocol import load_protocol
     from robusteval.search.parameters import condition_at
-    from robusteval.search.runner import _dims
+    from robusteval.search.runner import resolve_dimensions
+    from robusteval.search.trainable import EngineEvaluatorFactory
     from robusteval.shifts import Condition, apply_condition, sample_condition
 
     path = tmp_path / "search.yaml"
@@ -215,29 +210,33 @@ def test_search_command_end_to_end_with_the_zoo_unet(tmp_path: Path) -> None:
     assert main(["search", str(path), "--out", str(out), "--cache", str(cache)]) == 0
     result = json.loads((out / "search.json").read_text())
     assert result["settings"]["cases"] == ["A-test-000"]
-    (bp,) = result["breaking_points"]
+    assert result["breaking_points"] == []
     (worst,) = result["worst_case"]
-    assert [t["search"] for t in result["trace"]] == ["breaking_point"] * bp["n_trials"] + ["worst_case"] * 2
+    assert [t["trial"] for t in result["trace"]] == [1, 2]
 
     protocol = load_protocol(path)
-    assert protocol.search is not None and protocol.search.worst_case is not None
+    assert protocol.search is not None
+    assert protocol.search.worst_case is not None
     (record,) = list_cases(protocol.dataset, cache)
     case = record.load()
-    (model,) = load_models([ModelSpecLite("unet", "cnn", "zoo", {"entry": "unet"})], path.parent, "cpu")
-    torch.set_num_threads(1)
+    spec = ModelSpecLite("unet", "cnn", "zoo", {"entry": "unet"})
+    (model,) = load_models([spec], path.parent, "cpu")
 
     def dsc(c: Any) -> float:
-        values, _ = compute_metrics(["dsc"], model.adapter.predict(c).mask, c.label, c.spacing_mm, config=MetricConfig())
+        mask = model.adapter.predict(c).mask
+        values, _ = compute_metrics(["dsc"], mask, c.label, c.spacing_mm, config=MetricConfig())
         return float(values["dsc"])
 
-    # the clean point of the breaking-point search is the unshifted case
-    assert bp["points"][0]["value"] == 0.0
-    assert bp["points"][0]["objective"] == pytest.approx(dsc(case), abs=1e-9)
     # the worst case replays from its recorded parameters and seed
     (row,) = worst["per_case"]
-    dims = _dims(protocol.search.worst_case.space)
+    dims = resolve_dimensions(protocol.search.worst_case.space)
     values = [p["value"] for p in worst["params"]]
     assert sample_condition(condition_at(dims, values), 1, row["seed"]) == row["shift_params"]
     plain = Condition.build("replay", [(d.shift, d.options, None) for d in dims])
     assert dsc(apply_condition(case, plain, row["shift_params"])) == pytest.approx(row["value"], abs=1e-9)
     assert worst["objective"] == pytest.approx(row["value"])
+    # at the identity values a trial evaluates the unshifted case
+    factory = EngineEvaluatorFactory(spec, (record,), path.parent, "cpu", 1, "dsc", MetricConfig(), seed=3)
+    clean = factory.build().evaluate(dims, [d.identity for d in dims], 0)
+    assert clean["status"] == "ok"
+    assert clean["value"] == pytest.approx(dsc(case), abs=1e-9)
