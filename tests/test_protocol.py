@@ -62,8 +62,14 @@ def test_shipped_protocols_are_valid(name: str) -> None:
         # a required field missing
         (VALID.replace("name: t\n", ""), ":1: name: required field is missing"),
         (VALID + "checks:\n  - {no_such_check: {max: 1}}\n", ":13: checks[0]: unknown check 'no_such_check'"),
-        (VALID.replace("name: t", "name: t\nstatistics: {ci_method: bca}"), ":2: statistics.ci_method: input should be"),
-        (VALID.replace("bias_field", "scanner\n    options: {profile: D}"), ":8: shifts[0]: shift 'scanner': option 'profile'"),
+        (
+            VALID.replace("name: t", "name: t\nstatistics: {ci_method: bca}"),
+            ":2: statistics.ci_method: input should be",
+        ),
+        (
+            VALID.replace("bias_field", "scanner\n    options: {profile: D}"),
+            ":8: shifts[0]: shift 'scanner': option 'profile'",
+        ),
         # missing referenced files
         (VALID + "dataset:\n  source: manifest\n  path: nowhere.csv\n", ":14: dataset.path: file not found"),
         (

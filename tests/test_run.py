@@ -189,10 +189,14 @@ def test_exported_test_sets_evaluate_through_the_predictions_adapter(tmp_path: P
     clean_flair = nib.load(exported / "clean" / "A-test-000_flair.nii.gz").get_fdata()
     shifted_flair = nib.load(exported / "bias_field-s5" / "A-test-000_flair.nii.gz").get_fdata()
     assert not np.allclose(clean_flair, shifted_flair)  # the bias field was applied
-    protocol = SMOKE.read_text().replace(
-        "adapter: zoo\n    params: {entry: unet}",
-        f"adapter: predictions\n    params: {{mask: '{exported}/{{condition}}/{{case_id}}_label.nii.gz'}}",
-    ).replace("family: cnn", "family: external")
+    protocol = (
+        SMOKE.read_text()
+        .replace(
+            "adapter: zoo\n    params: {entry: unet}",
+            f"adapter: predictions\n    params: {{mask: '{exported}/{{condition}}/{{case_id}}_label.nii.gz'}}",
+        )
+        .replace("family: cnn", "family: external")
+    )
     (tmp_path / "p.yaml").write_text(protocol)
     out = tmp_path / "out"
     assert main(["run", str(tmp_path / "p.yaml"), "--out", str(out), "--cache", str(cache_dir)]) == 0

@@ -27,9 +27,7 @@ class _InputError(Exception):
     """A problem with the input files, reported on stderr with exit code 2."""
 
 
-def _load(
-    path: Path, what: str
-) -> tuple[NDArray[np.float32], NDArray[np.float64], tuple[float, float, float]]:
+def _load(path: Path, what: str) -> tuple[NDArray[np.float32], NDArray[np.float64], tuple[float, float, float]]:
     """(3D data, affine, voxel size in mm along the array axes) of a NIfTI file."""
     try:
         img = nib.load(path)
@@ -141,9 +139,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("pred", type=Path, metavar="PRED.nii.gz", help="predicted mask")
     parser.add_argument("ref", type=Path, metavar="REF.nii.gz", help="reference mask")
     parser.add_argument("--prob", type=Path, metavar="P.nii.gz", help="foreground probability map (auc_pr)")
-    parser.add_argument(
-        "--ignore", type=Path, metavar="M.nii.gz", help="mask of voxels excluded from every metric"
-    )
+    parser.add_argument("--ignore", type=Path, metavar="M.nii.gz", help="mask of voxels excluded from every metric")
     parser.add_argument(
         "--uncertainty",
         type=Path,
@@ -151,11 +147,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="voxel uncertainty map, higher = less certain (ndsc_aac)",
     )
     parser.add_argument("--metrics", metavar="A,B,...", help="comma-separated subset (default: all)")
-    parser.add_argument(
-        "--nsd-tolerance", type=float, default=1.0, metavar="MM", help="nsd tolerance τ (default 1)"
-    )
+    parser.add_argument("--nsd-tolerance", type=float, default=1.0, metavar="MM", help="nsd tolerance τ (default 1)")
     parser.add_argument("--surface", choices=("voxel", "surfel"), default="voxel", help="boundary convention")
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object {metric: value}, NaN as null"
-    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object {metric: value}, NaN as null")
     parser.set_defaults(func=run_metrics)

@@ -104,9 +104,7 @@ def read_manifest(
                 metadata=meta,
             )
         files = tuple(manifest.parent / p for p in paths.values() if p)
-        records.append(
-            CaseRecord(case_id, subject, site, scanner, row.get("partition") or "", loader, meta, files)
-        )
+        records.append(CaseRecord(case_id, subject, site, scanner, row.get("partition") or "", loader, meta, files))
     return records
 
 

@@ -73,7 +73,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import edt
-import nibabel as nib
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage

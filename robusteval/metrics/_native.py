@@ -18,9 +18,7 @@ _edt: Any = importlib.import_module("edt")
 _spatial: Any = importlib.import_module("scipy.spatial")
 
 
-def squared_edt_mm2(
-    features_false: NDArray[np.bool_], spacing_mm: tuple[float, float, float]
-) -> NDArray[np.float32]:
+def squared_edt_mm2(features_false: NDArray[np.bool_], spacing_mm: tuple[float, float, float]) -> NDArray[np.float32]:
     """Squared Euclidean distance (mm²) from every voxel to the nearest False voxel.
 
     ``spacing_mm`` is per array axis (C order). The array edge is not a feature (``black_border=False``);
@@ -30,9 +28,7 @@ def squared_edt_mm2(
     return np.asarray(out, dtype=np.float32)
 
 
-def kdtree_nearest_mm(
-    queries_mm: NDArray[np.float64], targets_mm: NDArray[np.float64]
-) -> NDArray[np.float64]:
+def kdtree_nearest_mm(queries_mm: NDArray[np.float64], targets_mm: NDArray[np.float64]) -> NDArray[np.float64]:
     """Euclidean distance (mm) from each query point to its nearest target point (exact, single thread)."""
     tree = _spatial.cKDTree(targets_mm, balanced_tree=False, compact_nodes=False)
     dist, _ = tree.query(queries_mm, k=1, workers=1)

@@ -90,9 +90,7 @@ class MetricConfig:
         if self.surface not in ("voxel", "surfel"):
             problems.append(f"surface must be 'voxel' or 'surfel', got {self.surface!r}")
         if self.distance_backend not in ("auto", "edt", "kdtree"):
-            problems.append(
-                f"distance_backend must be 'auto', 'edt' or 'kdtree', got {self.distance_backend!r}"
-            )
+            problems.append(f"distance_backend must be 'auto', 'edt' or 'kdtree', got {self.distance_backend!r}")
         if not 0 < self.ndsc_r < 1:
             problems.append(f"ndsc_r must be in (0, 1), got {self.ndsc_r}")
         if self.lesion_convention not in LESION_CONVENTIONS:

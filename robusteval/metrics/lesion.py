@@ -87,9 +87,7 @@ def _compute_match(ctx: MetricContext) -> LesionMatch:
     detected[j[ok]] = True
     matched = np.zeros(size_p.size, dtype=bool)
     matched[i[ok]] = True
-    return LesionMatch(
-        ref_detected=detected[keep_r], pred_matched=matched[keep_p], ref_volume_ml=vol_r[keep_r]
-    )
+    return LesionMatch(ref_detected=detected[keep_r], pred_matched=matched[keep_p], ref_volume_ml=vol_r[keep_r])
 
 
 def match_lesions(ctx: MetricContext) -> LesionMatch:

@@ -67,9 +67,7 @@ class AVD(Metric):
     doc = "Absolute volume difference |Vref - Vpred| / Vref x 100 (MICCAI WMH 2017)."
     higher_is_better = False
     unit = "%"
-    empty = (
-        "both empty -> 0; reference empty only -> 100 (Metrics Reloaded's relative volume error convention)"
-    )
+    empty = "both empty -> 0; reference empty only -> 100 (Metrics Reloaded's relative volume error convention)"
 
     def __call__(self, ctx: MetricContext) -> float:
         p, r = ctx.n_pred, ctx.n_ref
@@ -78,9 +76,7 @@ class AVD(Metric):
         return abs(r - p) / r * 100.0
 
 
-def normalized_dice(
-    tp: float, fp: float, fn: float, n_ref: float, n_voxels: float, r: float = 0.001
-) -> float:
+def normalized_dice(tp: float, fp: float, fn: float, n_ref: float, n_voxels: float, r: float = 0.001) -> float:
     """Normalised Dice of the Shifts challenge (Raina et al. 2023; ``mswml/metrics.py dice_norm_metric``).
 
     nDSC = 2TP / (k·FP + 2TP + FN) with k = (1-r)|R| / (r(N-|R|)): false positives rescaled as if the

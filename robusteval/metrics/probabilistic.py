@@ -164,9 +164,7 @@ class NDSCRetentionAAC(Metric):
         unc = _kept(ctx, ctx.uncertainty)
         if np.isnan(unc).any():
             return ctx.undefined(self.name, "uncertainty map contains NaN")
-        fracs, scores = ndsc_retention_curve(
-            _kept(ctx, ctx.pred), _kept(ctx, ctx.ref), unc, r=ctx.config.ndsc_r
-        )
+        fracs, scores = ndsc_retention_curve(_kept(ctx, ctx.pred), _kept(ctx, ctx.ref), unc, r=ctx.config.ndsc_r)
         return 1.0 - float(np.trapezoid(scores, fracs))
 
 

@@ -90,9 +90,7 @@ def _voxel_boundary(dense: NDArray[np.bool_], idx: NDArray[np.intp]) -> Boundary
 _CELL = [(a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)]
 
 
-def _surfel_boundary(
-    dense: NDArray[np.bool_], idx: NDArray[np.intp], spacing: tuple[float, float, float]
-) -> Boundary:
+def _surfel_boundary(dense: NDArray[np.bool_], idx: NDArray[np.intp], spacing: tuple[float, float, float]) -> Boundary:
     """Grid corners whose 2x2x2 cell (corner ``c`` spans ROI voxels ``c`` and ``c+1`` per axis) is mixed.
 
     The cell code uses the bit order of ``surface-distance`` and maps to the cell's surfel area.
@@ -208,9 +206,7 @@ class HD95(Metric):
         if _one_empty(ctx, self.name):
             return float("nan")
         s = surface_distances(ctx)
-        return max(
-            _percentile(s.pred_to_ref, s.pred_weights, 95.0), _percentile(s.ref_to_pred, s.ref_weights, 95.0)
-        )
+        return max(_percentile(s.pred_to_ref, s.pred_weights, 95.0), _percentile(s.ref_to_pred, s.ref_weights, 95.0))
 
 
 class HD(Metric):

@@ -141,9 +141,7 @@ class BundleNetwork(TorchSegmenter):
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             ) from None
         if not isinstance(net, torch.nn.Module):
-            raise ValueError(
-                f"model {self.name}: {self.network_key!r} is a {type(net).__name__}, not a torch module"
-            )
+            raise ValueError(f"model {self.name}: {self.network_key!r} is a {type(net).__name__}, not a torch module")
         load_weights(net, self.weights_path(), self.name)
         return net
 

@@ -79,9 +79,7 @@ def _rss_peak(result: dict[str, Any]) -> Iterator[None]:
     else:
         yield
         result["mib"] = (_status_kib("VmHWM") - before) * 1024 / MIB
-        result["method"] = (
-            f"process peak RSS − RSS before (Linux VmHWM, reset via /proc/self/clear_refs{trimmed})"
-        )
+        result["method"] = f"process peak RSS − RSS before (Linux VmHWM, reset via /proc/self/clear_refs{trimmed})"
         return
     try:
         import psutil  # type: ignore[import-untyped,import-not-found]
@@ -220,9 +218,7 @@ def profile_model(
         out["parameters"] = int(sum(p.numel() for p in adapter.network.parameters()))
         out["parameters_method"] = "sum of numel() over network.parameters() (trainable or not)"
         out["flops"] = count_flops(adapter.network, torch.zeros(roi, device=device))
-        out["flops_method"] = (
-            f"torch.utils.flop_counter.FlopCounterMode, one forward at roi {roi} (multiply-add = 2)"
-        )
+        out["flops_method"] = f"torch.utils.flop_counter.FlopCounterMode, one forward at roi {roi} (multiply-add = 2)"
         windows, passes = _windows(adapter, case), 4 if s.tta_flips else 1
         out["flops_per_case"] = out["flops"] * windows * passes
         out["flops_per_case_method"] = (

@@ -53,14 +53,11 @@ def pattern_fields(pattern: str, param: str) -> set[str]:
             continue
         if name not in PLACEHOLDERS or spec or conv:
             raise ValueError(
-                f"params.{param}: unknown placeholder {{{name}}} in {pattern!r}; "
-                f"use {', '.join(PLACEHOLDERS)}"
+                f"params.{param}: unknown placeholder {{{name}}} in {pattern!r}; use {', '.join(PLACEHOLDERS)}"
             )
         fields.add(name)
     if "case_id" not in fields:
-        raise ValueError(
-            f"params.{param}: {pattern!r} has no {{case_id}}: every case would read the same file"
-        )
+        raise ValueError(f"params.{param}: {pattern!r} has no {{case_id}}: every case would read the same file")
     return fields
 
 

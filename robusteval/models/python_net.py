@@ -115,9 +115,7 @@ def load_function(spec: str, base_dir: Path | None) -> Callable[..., Any]:
         else:
             mod = importlib.import_module(module)
     except Exception as exc:
-        raise ValueError(
-            f"params.function: importing {module!r} failed: {type(exc).__name__}: {exc}"
-        ) from None
+        raise ValueError(f"params.function: importing {module!r} failed: {type(exc).__name__}: {exc}") from None
     obj: Any = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -138,9 +136,7 @@ class PythonNetwork(TorchSegmenter):
         module, _ = _split(params["function"])
         if local_module_file(module, base_dir) is None and not _importable(module):
             where = f"{base_dir}/{module.replace('.', '/')}.py" if base_dir is not None else "a local file"
-            raise ValueError(
-                f"params.function: module {module!r} is neither {where} nor an importable module"
-            )
+            raise ValueError(f"params.function: module {module!r} is neither {where} nor an importable module")
         if not isinstance(params.get("kwargs", {}), dict):
             raise ValueError("params.kwargs: expected a mapping of keyword arguments")
         if "checkpoint" in params and not resolve(params["checkpoint"], base_dir).is_file():
@@ -164,8 +160,7 @@ class PythonNetwork(TorchSegmenter):
         net = fn(**dict(self.params.get("kwargs", {})))
         if not isinstance(net, torch.nn.Module):
             raise ValueError(
-                f"model {self.name}: {self.params['function']} returned a {type(net).__name__}, "
-                "not a torch.nn.Module"
+                f"model {self.name}: {self.params['function']} returned a {type(net).__name__}, not a torch.nn.Module"
             )
         if "checkpoint" in self.params:
             load_weights(net, resolve(self.params["checkpoint"], self.base_dir), self.name)

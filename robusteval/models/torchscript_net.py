@@ -30,9 +30,7 @@ def check_torchscript_archive(path: Path) -> None:
     if not path.is_file():
         raise ValueError(f"params.file: file not found: {path}")
     if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"params.file: {path} is not a TorchScript archive (not a zip file; save with torch.jit.save)"
-        )
+        raise ValueError(f"params.file: {path} is not a TorchScript archive (not a zip file; save with torch.jit.save)")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
     if not any("/code/" in n for n in names) or not any(n.endswith("constants.pkl") for n in names):
@@ -44,9 +42,7 @@ def check_torchscript_archive(path: Path) -> None:
 
 
 class TorchScriptNetwork(TorchSegmenter):
-    doc = (
-        "A TorchScript file (torch.jit.save of a scripted or traced network) + the shared inference settings."
-    )
+    doc = "A TorchScript file (torch.jit.save of a scripted or traced network) + the shared inference settings."
 
     @classmethod
     def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:
@@ -66,9 +62,7 @@ class TorchScriptNetwork(TorchSegmenter):
         path = self.file_path()
         check_torchscript_archive(path)
         try:
-            with (
-                warnings.catch_warnings()
-            ):  # TorchScript is deprecated upstream (torch >= 2.5), still supported
+            with warnings.catch_warnings():  # TorchScript is deprecated upstream (torch >= 2.5), still supported
                 warnings.filterwarnings(
                     "ignore", message=".*torch.jit.load.* is deprecated", category=DeprecationWarning
                 )

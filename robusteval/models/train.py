@@ -124,7 +124,7 @@ def _load(manifest: Path, partition: str) -> list[Case]:
 
 def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Train ``entry``, write ``zoo/<entry>.pt`` (fp16 state dict) and ``zoo/<entry>.json``; return the card."""
-    from monai.losses import DiceCELoss
+    from monai.losses.dice import DiceCELoss
 
     recipe = RECIPES[entry]
     n_iter = iterations or recipe.iterations

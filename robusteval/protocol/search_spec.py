@@ -49,9 +49,7 @@ class ObjectiveSpec(_Spec):
 
     kind: Literal["mean", "fraction_failed"] = "mean"
     metric: str = "dsc"
-    case_threshold: float | None = Field(
-        default=None, description="per-case failure threshold (fraction_failed)"
-    )
+    case_threshold: float | None = Field(default=None, description="per-case failure threshold (fraction_failed)")
     failed_value: float = Field(default=0.0, description="metric value of a failed or undefined case (mean)")
     cases: int = Field(default=4, ge=1, description="the first N in-distribution cases, by case id")
     case_ids: list[str] | None = Field(default=None, min_length=1, description="explicit case ids instead")

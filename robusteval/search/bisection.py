@@ -22,18 +22,14 @@ class BisectionSearcher(Searcher):
     ends the search (reported as incomplete).
     """
 
-    def __init__(
-        self, dim: Dimension, rule: BreakRule, grid_points: int, refine_steps: int, n_cases: int
-    ) -> None:
+    def __init__(self, dim: Dimension, rule: BreakRule, grid_points: int, refine_steps: int, n_cases: int) -> None:
         super().__init__()
         self.dim, self.rule = dim, rule
         self.grid_points, self.refine_steps, self.n_cases = grid_points, refine_steps, n_cases
         self.done: dict[float, float] = {}
         self.pending: dict[str, float] = {}
 
-    def set_search_properties(
-        self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
-    ) -> bool:
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
         """Accept Tune's metric and mode (the points come from the plan, not from ``config``)."""
         self._metric, self._mode = metric, mode
         return True
@@ -54,9 +50,7 @@ class BisectionSearcher(Searcher):
         self.pending[trial_id] = free[0]
         return {self.dim.key: self.value_of(free[0]), "t": free[0]}
 
-    def on_trial_complete(
-        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
-    ) -> None:
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         t = self.pending.pop(trial_id, None)
         if t is None:
             return

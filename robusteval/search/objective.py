@@ -127,9 +127,7 @@ def bisection_plan(
     return FINISHED
 
 
-def _first_crossing(
-    ts: FloatArray, objectives: FloatArray, thresholds: FloatArray, lower_is_worse: bool
-) -> FloatArray:
+def _first_crossing(ts: FloatArray, objectives: FloatArray, thresholds: FloatArray, lower_is_worse: bool) -> FloatArray:
     """Per column: the ``t`` where the objective first crosses its threshold (linear between the evaluated
     points), 0 when the first point is already broken, ``inf`` when no point is broken."""
     broken = objectives < thresholds if lower_is_worse else objectives > thresholds

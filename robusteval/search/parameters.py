@@ -107,9 +107,7 @@ def parameters_of(shift: str) -> dict[str, ParameterInfo]:
     strengths = tuple(float(s) for s in range(6))
     out = {SEVERITY: ParameterInfo(shift, SEVERITY, strengths, integer=False)}
     if issubclass(cls, Scanner):
-        out["weight"] = ParameterInfo(
-            shift, "weight", tuple(s / MAX_STRENGTH for s in strengths), integer=False
-        )
+        out["weight"] = ParameterInfo(shift, "weight", tuple(s / MAX_STRENGTH for s in strengths), integer=False)
         return out
     if not issubclass(cls, TabledShift):
         raise RobustEvalError(f"shift {shift!r} has no continuous parameter to search")
@@ -137,9 +135,7 @@ def parameter_info(shift: str, parameter: str) -> ParameterInfo:
     """The named parameter of ``shift``; :class:`RobustEvalError` listing the known ones otherwise."""
     known = parameters_of(shift)
     if parameter not in known:
-        raise RobustEvalError(
-            f"shift {shift!r} has no searchable parameter {parameter!r}; known: {', '.join(known)}"
-        )
+        raise RobustEvalError(f"shift {shift!r} has no searchable parameter {parameter!r}; known: {', '.join(known)}")
     return known[parameter]
 
 

@@ -148,16 +148,12 @@ def _fit(
                 f"{path}: holds a search with another definition (protocol changed?); "
                 "use another out dir or --fresh to start over"
             )
-        tuner = tune.Tuner.restore(
-            str(path.resolve()), trainable=_trainable(ctx, dims), resume_unfinished=True
-        )
+        tuner = tune.Tuner.restore(str(path.resolve()), trainable=_trainable(ctx, dims), resume_unfinished=True)
     else:
         if path.exists():
             shutil.rmtree(path)  # a start that never got a state file
         path.mkdir(parents=True)
-        meta.write_text(
-            json.dumps({"fingerprint": digest, "definition": definition}, indent=2, default=str) + "\n"
-        )
+        meta.write_text(json.dumps({"fingerprint": digest, "definition": definition}, indent=2, default=str) + "\n")
         tuner = make()
     with _tune_environment():
         grid = tuner.fit()
@@ -230,9 +226,7 @@ def _trace(
             "experiment": name,
             "trial": t["trial"],
             "trial_id": t["trial_id"],
-            "params": None
-            if t["values"] is None
-            else [d.describe(v) for d, v in zip(dims, t["values"], strict=True)],
+            "params": None if t["values"] is None else [d.describe(v) for d, v in zip(dims, t["values"], strict=True)],
             "objective": t["objective"],
             "cases_done": t["cases_done"],
             "complete": t["complete"],
@@ -289,19 +283,11 @@ def search_breaking_point(
 
     grid, _ = _fit(ctx, name, definition, [dim], make)
     if _unfinished(grid):
-        raise SearchInterrupted(
-            f"search {name} stopped before it finished; rerun the same command to resume it"
-        )
+        raise SearchInterrupted(f"search {name} stopped before it finished; rerun the same command to resume it")
     trials = _trials(grid, [dim], n)
-    done = {
-        float(t["t"]): (float(t["objective"]) if t["complete"] else math.nan)
-        for t in trials
-        if t["t"] is not None
-    }
+    done = {float(t["t"]): (float(t["objective"]) if t["complete"] else math.nan) for t in trials if t["t"] is not None}
     if bisection_plan(done, rule, spec.grid_points, spec.refine_steps) != FINISHED:
-        raise SearchInterrupted(
-            f"search {name} stopped before it finished; rerun the same command to resume it"
-        )
+        raise SearchInterrupted(f"search {name} stopped before it finished; rerun the same command to resume it")
     entry = _breaking_point_entry(ctx, dim, spec, rule, name, trials, index)
     return entry, _trace(ctx, "breaking_point", name, [dim], trials)
 
@@ -315,9 +301,7 @@ def _breaking_point_entry(
     trials: list[dict[str, Any]],
     index: int,
 ) -> dict[str, Any]:
-    points = sorted(
-        ((float(t["t"]), t) for t in trials if t["complete"] and t["t"] is not None), key=lambda p: p[0]
-    )
+    points = sorted(((float(t["t"]), t) for t in trials if t["complete"] and t["t"] is not None), key=lambda p: p[0])
     span = dim.far - dim.identity
     resolution = abs(span) / (spec.grid_points - 1) / 2**spec.refine_steps
     entry: dict[str, Any] = {
@@ -337,9 +321,7 @@ def _breaking_point_entry(
         "n_cases": ctx.factory.n_cases,
         "n_trials": len(trials),
         "experiment": name,
-        "points": [
-            {"value": dim.identity + t * span, "t": t, "objective": r["objective"]} for t, r in points
-        ],
+        "points": [{"value": dim.identity + t * span, "t": t, "objective": r["objective"]} for t, r in points],
     }
     if not points or points[0][0] != 0.0 or any(t["error"] for t in trials):
         return {
@@ -453,9 +435,7 @@ def search_worst_case(ctx: SearchContext, spec: WorstCaseSpec) -> tuple[dict[str
     grid, seconds = _fit(ctx, name, definition, dims, make)
     out_of_time = spec.time_budget_s is not None and seconds >= spec.time_budget_s
     if _unfinished(grid) or (len(grid) < spec.num_samples and not out_of_time):
-        raise SearchInterrupted(
-            f"search {name} stopped before its budget; rerun the same command to resume it"
-        )
+        raise SearchInterrupted(f"search {name} stopped before its budget; rerun the same command to resume it")
     trials = _trials(grid, dims, n)
     complete = [t for t in trials if t["complete"]]
     entry: dict[str, Any] = {
@@ -484,9 +464,7 @@ def search_worst_case(ctx: SearchContext, spec: WorstCaseSpec) -> tuple[dict[str
     return entry, _trace(ctx, "worst_case", name, dims, trials)
 
 
-def select_cases(
-    records: Sequence[CaseRecord], protocol: Protocol, objective: ObjectiveSpec
-) -> list[CaseRecord]:
+def select_cases(records: Sequence[CaseRecord], protocol: Protocol, objective: ObjectiveSpec) -> list[CaseRecord]:
     """The fixed case list: ``case_ids`` in order, else the first ``cases`` in-distribution cases by id."""
     in_dist = split_records(records, protocol.dataset.split)["id"]
     by_id = {r.case_id: r for r in in_dist}
@@ -571,9 +549,7 @@ def run_search(
             "lower_is_worse": rule.lower_is_worse,
             "cases": [r.case_id for r in cases],
             "models": [m.name for m in models],
-            "breaking_point": None
-            if spec.breaking_point is None
-            else spec.breaking_point.model_dump(mode="json"),
+            "breaking_point": None if spec.breaking_point is None else spec.breaking_point.model_dump(mode="json"),
             "worst_case": None if spec.worst_case is None else spec.worst_case.model_dump(mode="json"),
             "max_concurrent_trials": spec.max_concurrent_trials,
         },

@@ -34,9 +34,7 @@ from robusteval.search.objective import ObjectiveRule
 from robusteval.search.parameters import Dimension, condition_at
 from robusteval.shifts.compose import seed_for
 
-CaseRow = dict[
-    str, Any
-]  # case_id, value, status, error, seed, shift_params (+ score, added by the trainable)
+CaseRow = dict[str, Any]  # case_id, value, status, error, seed, shift_params (+ score, added by the trainable)
 
 
 class Evaluator(Protocol):
@@ -79,9 +77,7 @@ class _EngineEvaluator:
         condition = condition_at(dims, values)
         seed = case_seed(self.f.seed, record.case_id, dims)
         item = WorkItem(record=record, case_split="id", condition=condition.name, severity=1, seed=seed)
-        row = evaluate_case(
-            [item], {condition.name: condition}, self.models, [self.f.metric], self.f.metric_config
-        )[0]
+        row = evaluate_case([item], {condition.name: condition}, self.models, [self.f.metric], self.f.metric_config)[0]
         value = row.get(self.f.metric)
         params = row.get("shift_params") or ""
         return {

@@ -45,10 +45,7 @@ def test_corner_neighbours_are_one_lesion_under_26_and_two_under_6_connectivity(
     assert lesions(pred, ref, SHIFTS)[0]["lesion_recall"] == 0.5
     # The override: Shifts matching on 26-connected lesions -> one lesion of 2 voxels, IoU 1/2 >= 0.25.
     assert (
-        lesions(pred, ref, MetricConfig(lesion_convention="shifts", lesion_connectivity=26))[0][
-            "lesion_recall"
-        ]
-        == 1.0
+        lesions(pred, ref, MetricConfig(lesion_convention="shifts", lesion_connectivity=26))[0]["lesion_recall"] == 1.0
     )
     # And the IoU threshold override on the WMH components: 1/2 < 0.6.
     assert lesions(pred, ref, MetricConfig(lesion_iou_threshold=0.6))[0]["lesion_recall"] == 0.0
@@ -62,9 +59,7 @@ def test_f1_formulas_differ_when_one_prediction_matches_two_lesions() -> None:
     pred = np.zeros_like(ref)
     pred[5, 5, 5:10] = True  # one component over g1 and g2: IoU 2/5 with each
     wmh, _ = lesions(pred, ref, WMH)
-    assert wmh == pytest.approx(
-        {"lesion_recall": 2 / 3, "lesion_precision": 1.0, "lesion_f1": 0.8}
-    )  # 2PR/(P+R)
+    assert wmh == pytest.approx({"lesion_recall": 2 / 3, "lesion_precision": 1.0, "lesion_f1": 0.8})  # 2PR/(P+R)
     shifts, _ = lesions(pred, ref, SHIFTS)
     assert shifts == pytest.approx({"lesion_recall": 2 / 3, "lesion_precision": 1.0, "lesion_f1": 2 / 3})
     assert shifts["lesion_f1"] == pytest.approx(_shifts_lesion_f1(ref, pred))
@@ -166,9 +161,7 @@ def _shifts_lesion_f1(gt: np.ndarray, pred: np.ndarray, iou_threshold: float = 0
         if label_pred == 0:
             continue
         m_pred = (multi_pred == label_pred).astype(int)
-        ious = [0.0] + [
-            iou(m_pred, (multi_gt == g).astype(int)) for g in np.unique(multi_gt * m_pred) if g != 0
-        ]
+        ious = [0.0] + [iou(m_pred, (multi_gt == g).astype(int)) for g in np.unique(multi_gt * m_pred) if g != 0]
         outcome.append("tp" if max(ious) >= iou_threshold else "fp")
     counts = Counter(outcome)
     fn = 0
@@ -176,9 +169,7 @@ def _shifts_lesion_f1(gt: np.ndarray, pred: np.ndarray, iou_threshold: float = 0
         if label_gt == 0:
             continue
         m_gt = (multi_gt == label_gt).astype(int)
-        ious = [0.0] + [
-            iou((multi_pred == p).astype(int), m_gt) for p in np.unique(multi_pred * m_gt) if p != 0
-        ]
+        ious = [0.0] + [iou((multi_pred == p).astype(int), m_gt) for p in np.unique(multi_pred * m_gt) if p != 0]
         fn += int(max(ious) < iou_threshold)
     tp, fp = counts["tp"], counts["fp"]
     return 1.0 if tp + 0.5 * (fp + fn) == 0 else tp / (tp + 0.5 * (fp + fn))

@@ -88,7 +88,5 @@ def test_roi_crop_does_not_change_values() -> None:
 
 def test_non_bool_masks_are_accepted() -> None:
     ref = box((6, 6, 6), (1, 1, 1), (4, 4, 4))
-    values, _ = compute_metrics(
-        ["dsc", "hd95"], ref.astype(np.uint8), ref.astype(np.float32), (1.0, 1.0, 1.0)
-    )
+    values, _ = compute_metrics(["dsc", "hd95"], ref.astype(np.uint8), ref.astype(np.float32), (1.0, 1.0, 1.0))
     assert values == {"dsc": 1.0, "hd95": 0.0}

@@ -65,9 +65,7 @@ def _shifts_dice_norm(gt: np.ndarray, seg: np.ndarray, r: float = 0.001) -> floa
     return float(2.0 * tp / (k * fp + 2.0 * tp + fn))
 
 
-def _shifts_ndsc_aac(
-    gt: np.ndarray, pred: np.ndarray, unc: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float]:
+def _shifts_ndsc_aac(gt: np.ndarray, pred: np.ndarray, unc: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Shifts mswml/metrics.py ndsc_aac_metric, restated (flattened inputs, no joblib)."""
     ordering = unc.argsort()
     gts, preds = gt[ordering].copy(), pred[ordering].copy()
@@ -104,9 +102,7 @@ def _stable_retention_scores(gt: np.ndarray, pred: np.ndarray, unc: np.ndarray) 
     gts, preds = gt[order], pred[order]
     fracs = np.log(np.arange(1, 201)) / np.log(200)
     n = len(gts)
-    return np.array(
-        [_shifts_dice_norm(gts, np.concatenate((preds[: int(n * f)], gts[int(n * f) :]))) for f in fracs]
-    )
+    return np.array([_shifts_dice_norm(gts, np.concatenate((preds[: int(n * f)], gts[int(n * f) :]))) for f in fracs])
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -117,9 +113,7 @@ def test_retention_curve_with_tied_uncertainties(seed: int) -> None:
     unc[:6] = 0.0  # a large block of exact ties
     assert len(np.unique(unc)) < 20
     _, ours = ndsc_retention_curve(pred, ref, unc)
-    np.testing.assert_allclose(
-        ours, _stable_retention_scores(ref.ravel(), pred.ravel(), unc.ravel()), rtol=1e-6
-    )
+    np.testing.assert_allclose(ours, _stable_retention_scores(ref.ravel(), pred.ravel(), unc.ravel()), rtol=1e-6)
 
 
 def test_retention_area_is_zero_for_a_perfect_prediction_and_grows_with_errors() -> None:

@@ -115,9 +115,7 @@ def test_identical_masks_touching_the_edge() -> None:
 
 
 def test_worst_distance_is_the_image_diagonal() -> None:
-    assert worst_distance_mm((182, 218, 182), (1.0, 1.0, 1.0)) == pytest.approx(
-        math.sqrt(182**2 + 218**2 + 182**2)
-    )
+    assert worst_distance_mm((182, 218, 182), (1.0, 1.0, 1.0)) == pytest.approx(math.sqrt(182**2 + 218**2 + 182**2))
     assert worst_distance_mm((10, 20, 30), (2.0, 0.5, 1.0)) == pytest.approx(math.sqrt(20**2 + 10**2 + 30**2))
     with pytest.raises(ValueError, match="dimension"):
         worst_distance_mm((10, 20), (1.0, 1.0, 1.0))
@@ -127,12 +125,8 @@ def test_worst_distance_is_the_image_diagonal() -> None:
 def test_backends_agree(seed: int) -> None:
     pred, ref = random_masks(seed)
     for surface in ("voxel", "surfel"):
-        a, _ = panel(
-            pred, ref, (1.0, 1.2, 2.5), surface=surface, distance_backend="edt", nsd_tolerance_mm=1.3
-        )
-        b, _ = panel(
-            pred, ref, (1.0, 1.2, 2.5), surface=surface, distance_backend="kdtree", nsd_tolerance_mm=1.3
-        )
+        a, _ = panel(pred, ref, (1.0, 1.2, 2.5), surface=surface, distance_backend="edt", nsd_tolerance_mm=1.3)
+        b, _ = panel(pred, ref, (1.0, 1.2, 2.5), surface=surface, distance_backend="kdtree", nsd_tolerance_mm=1.3)
         assert a == pytest.approx(b, rel=1e-6)
 
 
@@ -154,13 +148,9 @@ def _monai(pred, ref, spacing, tau):  # type: ignore[no-untyped-def]
     dice(p, r)
     return {
         "dsc": dice.aggregate().item(),
-        "hd95": compute_hausdorff_distance(
-            p, r, include_background=True, percentile=95, spacing=spacing
-        ).item(),
+        "hd95": compute_hausdorff_distance(p, r, include_background=True, percentile=95, spacing=spacing).item(),
         "hd": compute_hausdorff_distance(p, r, include_background=True, spacing=spacing).item(),
-        "assd": compute_average_surface_distance(
-            p, r, include_background=True, symmetric=True, spacing=spacing
-        ).item(),
+        "assd": compute_average_surface_distance(p, r, include_background=True, symmetric=True, spacing=spacing).item(),
         "nsd": compute_surface_dice(p, r, [tau], include_background=True, spacing=list(spacing)).item(),
     }
 
@@ -214,9 +204,7 @@ def test_surfel_convention_equals_deepmind(seed: int, backend: str) -> None:
     tau = 2.0
     expected = _deepmind(pred, ref, spacing, tau)
     ours, _ = panel(pred, ref, spacing, surface="surfel", distance_backend=backend, nsd_tolerance_mm=tau)
-    assert ours == pytest.approx(
-        {k: float(v) for k, v in expected.items()}, rel=1e-6 if backend == "edt" else 1e-9
-    )
+    assert ours == pytest.approx({k: float(v) for k, v in expected.items()}, rel=1e-6 if backend == "edt" else 1e-9)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -243,6 +231,4 @@ def test_surfel_area_table_equals_deepmind() -> None:
 
     assert np.array_equal(np.array(NEIGHBOUR_KERNEL), lt.ENCODE_NEIGHBOURHOOD_3D_KERNEL)
     for spacing in ((1.0, 1.0, 1.0), (0.9, 1.1, 2.0), (3.0, 0.7, 0.7)):
-        assert np.array_equal(
-            surfel_area_table(spacing), lt.create_table_neighbour_code_to_surface_area(spacing)
-        )
+        assert np.array_equal(surfel_area_table(spacing), lt.create_table_neighbour_code_to_surface_area(spacing))

@@ -45,9 +45,7 @@ def make_case(
     affine = np.diag([spacing] * 3 + [1.0])
     affine[:3, 3] = [-10.0, 4.0, 2.5]
     meta = {} if condition is None else {"condition": condition}
-    return Case(
-        case_id, "s-" + case_id, "A", "x", {"flair": img, "t1": img * 0.5}, label, affine, metadata=meta
-    )
+    return Case(case_id, "s-" + case_id, "A", "x", {"flair": img, "t1": img * 0.5}, label, affine, metadata=meta)
 
 
 def tiny_unet(seed: int = 0) -> torch.nn.Module:
@@ -55,9 +53,7 @@ def tiny_unet(seed: int = 0) -> torch.nn.Module:
     return UNet(**KWARGS).eval()
 
 
-def make_adapter(
-    kind: str, params: dict[str, Any], base_dir: Path | None = None, name: str = "m"
-) -> ModelAdapter:
+def make_adapter(kind: str, params: dict[str, Any], base_dir: Path | None = None, name: str = "m") -> ModelAdapter:
     """Validate ``params`` as the protocol loader does, then load the adapter on the CPU."""
     cls = ADAPTERS.get(kind)
     cls.validate_params(params, base_dir)

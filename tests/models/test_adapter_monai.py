@@ -70,9 +70,7 @@ def test_a_checkpoint_wrapped_in_model_with_module_prefix_loads(tmp_path: Path, 
 
 def test_wrong_channel_count_names_the_model(checkpoint: Path) -> None:
     model = _monai(checkpoint, modalities=["flair"])
-    with pytest.raises(
-        CaseError, match=r"model m: the network rejected the input of 1 channel\(s\) \['flair'\]"
-    ):
+    with pytest.raises(CaseError, match=r"model m: the network rejected the input of 1 channel\(s\) \['flair'\]"):
         model.predict(make_case())
 
 
@@ -84,9 +82,7 @@ def test_missing_modality_is_a_case_error(checkpoint: Path) -> None:
 
 def test_unknown_params_and_architecture_are_rejected(checkpoint: Path) -> None:
     with pytest.raises(ValueError, match="unknown params"):
-        ADAPTERS.get("monai").validate_params(
-            {"architecture": "UNet", "checkpoint": str(checkpoint), "x": 1}, None
-        )
+        ADAPTERS.get("monai").validate_params({"architecture": "UNet", "checkpoint": str(checkpoint), "x": 1}, None)
     with pytest.raises(ValueError, match="not a network"):
         ADAPTERS.get("monai").validate_params({"architecture": "Nope", "checkpoint": str(checkpoint)}, None)
     with pytest.raises(ValueError, match="overlap"):

@@ -67,9 +67,7 @@ def test_bundle_predicts_like_the_eager_network(tmp_path: Path, checkpoint: Path
     # the bundle's inferer gives roi, batch and overlap; out_channels 1 (via a reference) gives sigmoid
     s = model.settings
     assert (s.roi_size, s.sw_batch_size, s.overlap, s.output) == (tuple(ROI), 3, 0.5, "sigmoid")
-    np.testing.assert_allclose(
-        model.predict(make_case()).prob, reference_prob(checkpoint, overlap=0.5), atol=1e-5
-    )
+    np.testing.assert_allclose(model.predict(make_case()).prob, reference_prob(checkpoint, overlap=0.5), atol=1e-5)
 
 
 def test_bundle_settings_are_overridden_by_params(tmp_path: Path) -> None:
@@ -118,21 +116,15 @@ def test_python_function_from_the_protocol_folder(tmp_path: Path, checkpoint: Pa
 def test_a_checkpoint_of_another_network_names_the_model(tmp_path: Path, checkpoint: Path) -> None:
     (tmp_path / "mynet.py").write_text(NET_SOURCE)
     params = {"function": "mynet:build", "kwargs": {"channels": [8, 16]}, "checkpoint": "w.pt"}
-    with pytest.raises(
-        ValueError, match=r"model m: checkpoint .*w\.pt does not fit the network: .*size mismatch"
-    ):
+    with pytest.raises(ValueError, match=r"model m: checkpoint .*w\.pt does not fit the network: .*size mismatch"):
         make_adapter("python", params, base_dir=tmp_path)
 
 
 def test_python_fingerprint_follows_the_module_source(tmp_path: Path) -> None:
     (tmp_path / "mynet.py").write_text(NET_SOURCE)
-    first = make_adapter(
-        "python", {"function": "mynet:build", "roi_size": ROI}, base_dir=tmp_path
-    ).fingerprint()
+    first = make_adapter("python", {"function": "mynet:build", "roi_size": ROI}, base_dir=tmp_path).fingerprint()
     (tmp_path / "mynet.py").write_text(NET_SOURCE + "\n# changed\n")
-    second = make_adapter(
-        "python", {"function": "mynet:build", "roi_size": ROI}, base_dir=tmp_path
-    ).fingerprint()
+    second = make_adapter("python", {"function": "mynet:build", "roi_size": ROI}, base_dir=tmp_path).fingerprint()
     assert first != second
 
 
@@ -163,7 +155,5 @@ def test_wrong_input_channel_count_names_the_model(tmp_path: Path, checkpoint: P
         (tmp_path / "mynet.py").write_text(NET_SOURCE)
         params = {"function": "mynet:build", "checkpoint": "w.pt", **settings}
     model = make_adapter(kind.split("-")[0], params, base_dir=tmp_path, name="wmh-net")
-    with pytest.raises(
-        CaseError, match=r"model wmh-net: the network rejected the input of 1 channel.*2 channels"
-    ):
+    with pytest.raises(CaseError, match=r"model wmh-net: the network rejected the input of 1 channel.*2 channels"):
         model.predict(make_case())

@@ -69,9 +69,7 @@ def test_mask_and_probability_map_together(tmp_path: Path) -> None:
 def test_probability_outside_0_1_is_a_case_error(tmp_path: Path) -> None:
     case = make_case(condition="clean")
     save_nifti(tmp_path / "probs/clean/c1_prob.nii.gz", _prob_map(case) * 100, case.affine)
-    with pytest.raises(
-        CaseError, match=r"model lst: probability map c1_prob.nii.gz has values in \[.*outside"
-    ):
+    with pytest.raises(CaseError, match=r"model lst: probability map c1_prob.nii.gz has values in \[.*outside"):
         _adapter(tmp_path, prob=PROB_PATTERN).predict(case)
 
 
@@ -132,9 +130,7 @@ def test_fingerprint_and_referenced_files_follow_the_listing(tmp_path: Path) -> 
 def test_engine_records_unavailable_cases_while_others_run(tmp_path: Path) -> None:
     """Through the engine's per-case work: c1 clean and c1 blur-s1 have files; c1 blur-s2, c2 clean do not."""
     cases = {cid: make_case(cid) for cid in ("c1", "c2")}
-    records = {
-        cid: CaseRecord(cid, f"s-{cid}", "A", "x", "test", (lambda c=c: c)) for cid, c in cases.items()
-    }
+    records = {cid: CaseRecord(cid, f"s-{cid}", "A", "x", "test", (lambda c=c: c)) for cid, c in cases.items()}
     blur = Condition.build("blur", [("blur", {}, None)])
     c1 = cases["c1"]
     pred_clean = c1.label.copy()

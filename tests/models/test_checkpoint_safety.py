@@ -40,8 +40,6 @@ def _params(kind: str, tmp_path: Path, evil: Path) -> dict[str, Any]:
 def test_a_malicious_checkpoint_is_refused_unrun(tmp_path: Path, kind: str, fmt: str) -> None:
     marker = tmp_path / "pwned"
     evil = write_evil_checkpoint(tmp_path / "evil.pt", marker, fmt)
-    with pytest.raises(
-        ValueError, match=r"refused or unreadable|not a TorchScript archive|cannot load TorchScript"
-    ):
+    with pytest.raises(ValueError, match=r"refused or unreadable|not a TorchScript archive|cannot load TorchScript"):
         make_adapter(kind, _params(kind, tmp_path, evil), base_dir=tmp_path)
     assert not marker.exists()

@@ -85,9 +85,7 @@ def test_peak_memory_sees_a_known_allocation() -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("psutil") is None, reason="psutil is optional")
-def test_peak_memory_falls_back_to_sampling_without_clear_refs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_peak_memory_falls_back_to_sampling_without_clear_refs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(efficiency, "_CLEAR_REFS", tmp_path / "missing" / "clear_refs")
 
     def hold() -> None:  # 64 MiB held for 50 ms: the 2 ms sampler sees it

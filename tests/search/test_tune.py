@@ -82,9 +82,7 @@ def test_breaking_point_of_a_monotone_objective_within_the_resolution(tmp_path: 
     assert entry["ci_low"] <= entry["value"] <= entry["ci_high"]
     assert entry["strength"] == pytest.approx(entry["value"])  # motion: degrees_bound = severity
     assert len(evaluations(tmp_path / "evaluations.jsonl")) == 8 * len(A)  # every trial ran every case once
-    again, trace_again = search_breaking_point(
-        _ctx(tmp_path), spec.shifts[0], spec, 0
-    )  # restores, runs nothing
+    again, trace_again = search_breaking_point(_ctx(tmp_path), spec.shifts[0], spec, 0)  # restores, runs nothing
     assert (again, trace_again) == (entry, trace)
     assert len(evaluations(tmp_path / "evaluations.jsonl")) == 8 * len(A)
 
