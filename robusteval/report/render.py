@@ -26,7 +26,7 @@ import json
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,15 @@ def _fmt_any(value: Any) -> str:
 # --- the run ----------------------------------------------------------------------------------------------
 
 
+def _hashable(value: Any) -> Any:
+    """A dict key for a record field value (lists become tuples)."""
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
+
+
 @dataclass(frozen=True)
 class _Run:
     """A run dir's contents, plus the orderings every section shares."""
@@ -173,11 +182,22 @@ class _Run:
     correction: str
     noise_shifts: frozenset[str]
 
+    _index: dict[Any, dict[Any, list[dict[str, Any]]]] = field(default_factory=dict, compare=False, repr=False)
+
     def records(self, key: str, kind: str | None = None, **match: Any) -> list[dict[str, Any]]:
-        out = [r for r in self.summary.get(key) or [] if isinstance(r, dict)]
-        if kind is not None:
-            out = [r for r in out if r.get("kind") == kind]
-        return [r for r in out if all(r.get(k) == v for k, v in match.items())]
+        """The ``summary[key]`` records of ``kind`` whose fields equal ``match``.
+
+        Sections ask thousands of times, so the records are grouped once per (key, kind, matched fields).
+        """
+        names = tuple(sorted(match))
+        index_key = (key, kind, names)
+        if index_key not in self._index:
+            groups: dict[Any, list[dict[str, Any]]] = {}
+            for r in self.summary.get(key) or []:
+                if isinstance(r, dict) and (kind is None or r.get("kind") == kind):
+                    groups.setdefault(tuple(_hashable(r.get(n)) for n in names), []).append(r)
+            self._index[index_key] = groups
+        return list(self._index[index_key].get(tuple(_hashable(match[n]) for n in names), []))
 
     def hib(self, metric: str) -> bool:
         """Whether higher is better for ``metric`` (the data record, else the registry, else True)."""
