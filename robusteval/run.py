@@ -12,7 +12,6 @@ __all__ = ["EXIT_FAILED_ITEMS", "EXIT_INVALID", "EXIT_OK", "RunResult", "default
 import datetime as dt
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import subprocess
@@ -31,6 +30,7 @@ from robusteval.engine import ENGINES, RESULT_COLUMNS, TIMING_COLUMNS, EngineJob
 from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import Protocol, protocol_sha256
+from robusteval.serialize import json_safe
 from robusteval.stats import StatsSettings, summarize
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED_ITEMS = 0, 2, 3
@@ -89,16 +89,6 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return res.stdout.strip() or None
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def stats_settings(protocol: Protocol) -> StatsSettings:
@@ -251,7 +241,7 @@ def run_protocol(
         **({"search": search} if search is not None else {}),
         **stats,
     }
-    (out_dir / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
+    (out_dir / "summary.json").write_text(json.dumps(json_safe(summary), indent=2) + "\n")
     for note in write_run_images(out_dir, protocol, records, plan):
         log(note)
     render_report(out_dir)

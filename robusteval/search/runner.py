@@ -53,6 +53,7 @@ from robusteval.search.objective import (
     crossing,
 )
 from robusteval.search.parameters import MAPPING_VERSION, Dimension, resolve_dimension
+from robusteval.serialize import json_safe
 from robusteval.shifts.compose import seed_for
 
 if TYPE_CHECKING:
@@ -476,18 +477,6 @@ def select_cases(records: Sequence[CaseRecord], protocol: Protocol, objective: O
     return [by_id[c] for c in sorted(by_id)[: objective.cases]]
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return _json_safe(value.item())
-    return value
-
-
 def _models(protocol: Protocol, spec: SearchSpec) -> list[Any]:
     names = [m.name for m in protocol.models]
     wanted = spec.models or names
@@ -599,5 +588,5 @@ def run_search(
     finally:
         if started_here:
             ray.shutdown()
-    result: dict[str, Any] = _json_safe(out)
+    result: dict[str, Any] = json_safe(out)
     return result

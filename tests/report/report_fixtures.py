@@ -14,7 +14,6 @@ __all__ = [
 
 import io
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from robusteval.engine import RESULT_COLUMNS
+from robusteval.serialize import json_safe
 from robusteval.stats import StatsSettings, summarize
 from robusteval.stats.synthetic import make_cases
 
@@ -34,16 +34,6 @@ PAYLOADS = {
     "site": '"><svg onload="window.__pwned = 3">',
     "shift": "<b onmouseover=alert(4)>blur</b>",
 }
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def write_run(
@@ -104,7 +94,7 @@ def write_run(
     }
     if models is not None:
         summary["models"] = models
-    (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2) + "\n")
     return out
 
 
