@@ -46,6 +46,19 @@ from robusteval.stats.settings import StatsSettings
 FloatArray = NDArray[np.float64]
 
 
+def _mean_cis(diffs: Any, clusters: Any, settings: StatsSettings) -> Any:
+    """Bootstrap CIs of the mean of each row of ``diffs`` (clusters used only when settings.cluster is set)."""
+    return bootstrap_intervals(
+        diffs,
+        clusters=None if settings.cluster is None else clusters,
+        statistics=("mean",),
+        confidence_level=settings.confidence_level,
+        n_resamples=settings.n_resamples,
+        method=settings.ci_method,
+        seed=settings.seed,
+    )["mean"]
+
+
 def _ci_fields(ci: Interval) -> Record:
     return {
         "diff": ci.estimate,
@@ -180,15 +193,7 @@ def id_vs_ood(prep: Prepared, settings: StatsSettings) -> list[Record]:
                         "note": "all OOD sites pooled" if site_name is None else "",
                     }
                 )
-    cis = bootstrap_intervals(
-        diffs,
-        clusters=None if settings.cluster is None else diff_clusters,
-        statistics=("mean",),
-        confidence_level=settings.confidence_level,
-        n_resamples=settings.n_resamples,
-        method=settings.ci_method,
-        seed=settings.seed,
-    )["mean"]
+    cis = _mean_cis(diffs, diff_clusters, settings)
     _finish(paired, cis, wilcoxon_many(diffs))
     site_cis = bootstrap_mean_differences(
         xs,
@@ -280,15 +285,7 @@ def model_vs_model(prep: Prepared, settings: StatsSettings) -> list[Record]:
                         "test_family": f"significance_map:{info.name}:{base['condition']}/{split}",
                     }
                 )
-    cis = bootstrap_intervals(
-        diffs,
-        clusters=None if settings.cluster is None else clusters,
-        statistics=("mean",),
-        confidence_level=settings.confidence_level,
-        n_resamples=settings.n_resamples,
-        method=settings.ci_method,
-        seed=settings.seed,
-    )["mean"]
+    cis = _mean_cis(diffs, clusters, settings)
     for r, interval, t in zip(pair_records, cis, wilcoxon_many(diffs), strict=True):
         r.update(_ci_fields(interval))
         r["statistic"] = t.statistic
