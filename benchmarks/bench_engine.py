@@ -18,11 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _job(cache: Path) -> EngineJob:
-    protocol = load_protocol(ROOT / "protocols" / "smoke.yaml")
+    protocol = load_protocol(ROOT / "benchmarks" / "engine.yaml")
     return EngineJob(
         plan=make_plan(protocol, list_cases(protocol.dataset, cache)),
         models=[ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models],
-        base_dir=ROOT / "protocols",
+        base_dir=ROOT / "benchmarks",
         metrics=list(protocol.metrics.panel),
         metric_config=MetricConfig(),
         device="cpu",

@@ -2,6 +2,8 @@
 
 from robusteval.models import (  # noqa: F401  (registers the adapters)
     bundle,
+    knn,
+    lesion_growing,
     monai_net,
     predictions,
     python_net,

@@ -140,6 +140,10 @@ class ModelAdapter(ABC):
     def predict(self, case: Case) -> Prediction:
         """Predict on ``case``; raise CaseError for a case this model cannot handle."""
 
+    def segmenter(self) -> ModelAdapter:
+        """The adapter doing the work: itself, or the one a wrapper (the zoo) delegates to."""
+        return self
+
     def fingerprint(self) -> str:
         """A content hash of everything that determines this model's outputs (weights and settings)."""
         return hashlib.sha256(repr(sorted(self.params.items())).encode()).hexdigest()
@@ -221,6 +225,8 @@ class TorchSegmenter(ModelAdapter):
             logits = sliding_window_inference(
                 x, s.roi_size, s.sw_batch_size, self.network, overlap=s.overlap, mode="gaussian"
             )
+        if isinstance(logits, (list, tuple)):  # U-Net++ and deep-supervision nets: full resolution first
+            logits = logits[0]
         assert isinstance(logits, torch.Tensor)
         logits = logits.float()
         if s.output == "sigmoid":

@@ -209,26 +209,27 @@ def profile_model(
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
-    out: dict[str, Any] = {"model": adapter.name, "adapter": type(adapter).__name__}
-    if isinstance(adapter, TorchSegmenter):
-        device = adapter.torch_device
-        s = adapter.settings
+    core = adapter.segmenter()
+    out: dict[str, Any] = {"model": adapter.name, "adapter": type(core).__name__}
+    if isinstance(core, TorchSegmenter):
+        device = core.torch_device
+        s = core.settings
         roi = (1, len(s.modalities), *s.roi_size)
         out["device"] = str(device)
-        out["parameters"] = int(sum(p.numel() for p in adapter.network.parameters()))
+        out["parameters"] = int(sum(p.numel() for p in core.network.parameters()))
         out["parameters_method"] = "sum of numel() over network.parameters() (trainable or not)"
-        out["flops"] = count_flops(adapter.network, torch.zeros(roi, device=device))
+        out["flops"] = count_flops(core.network, torch.zeros(roi, device=device))
         out["flops_method"] = f"torch.utils.flop_counter.FlopCounterMode, one forward at roi {roi} (multiply-add = 2)"
-        windows, passes = _windows(adapter, case), 4 if s.tta_flips else 1
+        windows, passes = _windows(core, case), 4 if s.tta_flips else 1
         out["flops_per_case"] = out["flops"] * windows * passes
         out["flops_per_case_method"] = (
             f"flops × {windows} sliding windows (overlap {s.overlap}) on the working grid "
-            f"{adapter.working_shape(case)} × {passes} TTA pass(es)"
+            f"{core.working_shape(case)} × {passes} TTA pass(es)"
         )
     else:
         device = torch.device("cpu")
         out["device"] = "cpu"
-        reason = f"not applicable: {type(adapter).__name__} runs no network here"
+        reason = f"not applicable: {type(core).__name__} runs no network here"
         for key in ("parameters", "flops", "flops_per_case"):
             out[key], out[f"{key}_method"] = None, reason
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MonaiNetwork", "load_state_dict", "load_weights"]
+__all__ = ["MonaiNetwork", "load_state_dict", "load_weights", "network_class"]
 
 from pathlib import Path
 from typing import Any
@@ -44,24 +44,32 @@ def load_weights(net: torch.nn.Module, path: Path, model: str) -> None:
         raise ValueError(f"model {model}: checkpoint {path} does not fit the network: {msg[:500]}") from None
 
 
-def monai_class(name: str) -> type[torch.nn.Module]:
+def network_class(name: str) -> type[torch.nn.Module]:
+    """The architecture ``name``: one of robusteval's own (``NETWORKS``), else a ``monai.networks.nets`` class."""
     from monai.networks import nets
 
+    from robusteval.models.nets import NETWORKS
+
+    if name in NETWORKS:
+        return NETWORKS.get(name)
     cls = getattr(nets, name, None)
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise ValueError(f"architecture {name!r} is not a network in monai.networks.nets")
+        raise ValueError(
+            f"architecture {name!r} is neither a network in monai.networks.nets nor one of robusteval's "
+            f"({', '.join(NETWORKS.names())})"
+        )
     return cls
 
 
 class MonaiNetwork(TorchSegmenter):
-    doc = "A monai.networks.nets class by name + kwargs + a state-dict checkpoint (weights_only load)."
+    doc = "A monai.networks.nets (or robusteval) class by name + kwargs + a state-dict checkpoint (weights_only)."
 
     @classmethod
     def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:
         for key in ("architecture", "checkpoint"):
             if key not in params:
                 raise ValueError(f"params.{key} is required for the monai adapter")
-        monai_class(str(params["architecture"]))
+        network_class(str(params["architecture"]))
         ckpt = resolve(params["checkpoint"], base_dir)
         if not ckpt.is_file():
             raise ValueError(f"params.checkpoint: file not found: {ckpt}")
@@ -71,7 +79,7 @@ class MonaiNetwork(TorchSegmenter):
         return resolve(self.params["checkpoint"], self.base_dir)
 
     def build(self) -> torch.nn.Module:
-        net = monai_class(str(self.params["architecture"]))(**dict(self.params.get("kwargs", {})))
+        net = network_class(str(self.params["architecture"]))(**dict(self.params.get("kwargs", {})))
         load_weights(net, self.checkpoint_path(), self.name)
         return net
 

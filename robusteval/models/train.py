@@ -7,11 +7,13 @@ The card's in-distribution DSC is measured on the site-A test partition of the d
 
 from __future__ import annotations
 
-__all__ = ["RECIPES", "Recipe", "main", "train"]
+__all__ = ["RECIPES", "ClassicalRecipe", "Recipe", "main", "train"]
 
 import argparse
+import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,9 @@ from robusteval.data.case import Case
 from robusteval.data.sources import read_manifest
 from robusteval.data.synthetic import SynthSpec, generate
 from robusteval.metrics import compute_metrics
-from robusteval.models.base import InferenceSettings, normalize
-from robusteval.models.monai_net import monai_class
+from robusteval.models.base import ADAPTERS, InferenceSettings, ModelAdapter, normalize
+from robusteval.models.knn import sample_training_points
+from robusteval.models.monai_net import network_class
 from robusteval.models.zoo_entry import ZOO_DIR, ZooModel
 
 
@@ -47,6 +50,36 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ClassicalRecipe:
+    """How a classical (non-network) zoo entry is fitted: optional preparation, then a tuning grid search."""
+
+    adapter: str
+    params: dict[str, Any]
+    grid: dict[str, list[Any]]
+    prepare: Callable[[str, list[Case], np.random.Generator], dict[str, Any]] | None = None
+    fit_subjects: int = 0
+    family: str = "classical"
+    note: str = ""
+    train_subjects: int = 16
+    resolution_mm: float = 2.0
+
+
+def _knn_samples(entry: str, cases: list[Case], rng: np.random.Generator) -> dict[str, Any]:
+    """Draw BIANCA-style training points from ``cases``; write ``zoo/<entry>.npz``; return the ``samples`` param."""
+    feats, labels = [], []
+    for c in cases:
+        x = normalize(c.stacked(["flair", "t1"]), "zscore_brain")
+        f, y = sample_training_points(x, c.label, c.spacing_mm, rng, lesion_points=400, nonlesion_points=800)
+        feats.append(f)
+        labels.append(y)
+    name = f"{entry}.npz"
+    np.savez_compressed(
+        ZOO_DIR / name, features=np.concatenate(feats).astype(np.float16), labels=np.concatenate(labels)
+    )
+    return {"samples": name}
+
+
 _INFERENCE = {
     "modalities": ["flair", "t1"],
     "normalization": "zscore_brain",
@@ -58,7 +91,7 @@ _INFERENCE = {
     "output": "sigmoid",
 }
 
-RECIPES: dict[str, Recipe] = {
+RECIPES: dict[str, Recipe | ClassicalRecipe] = {
     "unet": Recipe(
         architecture="UNet",
         kwargs={
@@ -91,6 +124,75 @@ RECIPES: dict[str, Recipe] = {
         lr=1e-3,
         note="ViT encoder (12 layers, 16^3-voxel patches, 144-d tokens) with UNETR's convolutional decoder.",
     ),
+    "segresnet": Recipe(
+        architecture="SegResNet",
+        kwargs={
+            "spatial_dims": 3,
+            "in_channels": 2,
+            "out_channels": 1,
+            "init_filters": 8,
+            "blocks_down": [1, 2, 2, 4],
+            "blocks_up": [1, 1, 1],
+        },
+        family="cnn",
+        inference=_INFERENCE,
+        iterations=800,
+    ),
+    "unetpp": Recipe(
+        architecture="BasicUNetPlusPlus",
+        kwargs={"spatial_dims": 3, "in_channels": 2, "out_channels": 1, "features": [8, 16, 32, 64, 128, 8]},
+        family="cnn",
+        inference=_INFERENCE,
+        iterations=600,
+        batch_size=2,
+        note="U-Net++ (nested dense skip connections), the 'UNET+' row of the WMH comparison; no deep supervision.",
+    ),
+    "truenet": Recipe(
+        architecture="TriplanarUNet",
+        kwargs={"in_channels": 2, "out_channels": 1, "channels": [16, 32, 64, 128], "strides": [2, 2, 2]},
+        family="cnn",
+        inference={**_INFERENCE, "roi_size": [96, 112, 96], "sw_batch_size": 1},
+        iterations=800,
+        note="TrUENet-style triplanar ensemble: three 2D U-Nets (sagittal, coronal, axial slices; each trained with "
+        "its own loss on the slices of the 3D patches) whose probabilities are averaged; inference on whole "
+        "slices (one window covers the 2 mm brain).",
+    ),
+    "swinunetr": Recipe(
+        architecture="SwinUNETR",
+        kwargs={
+            "in_channels": 2,
+            "out_channels": 1,
+            "feature_size": 12,
+            "depths": [1, 1, 1, 1],
+            "num_heads": [3, 6, 12, 24],
+        },
+        family="hybrid",
+        inference={**_INFERENCE, "overlap": 0.5},
+        iterations=500,
+        batch_size=2,
+        patch=(64, 64, 64),
+        lr=1e-3,
+        note="Swin-transformer encoder with a convolutional decoder (hybrid), standing in for the VoSHT of the "
+        "WMH comparison, which is not published. Small (feature size 12, one block per stage) to train on CPU.",
+    ),
+    "bianca": ClassicalRecipe(
+        adapter="knn",
+        params={"k": 20, "smoothing_mm": 2.0, "spatial_weight": 1.0, "flair_floor": 0.5},
+        grid={"threshold": [0.5, 0.7, 0.9]},
+        prepare=_knn_samples,
+        fit_subjects=12,
+        note="BIANCA-style k-NN (k = 20) on FLAIR and T1 intensities, their 2 mm local means and the position in "
+        "the brain's bounding box (no MNI registration); 400 lesion + 800 non-lesion points from each of 12 "
+        "subjects; the threshold tuned on 4 more. Voxels with z-scored FLAIR < 0.5 are not queried (speed).",
+    ),
+    "lst": ClassicalRecipe(
+        adapter="lesion_growing",
+        params={},
+        grid={"seed_z": [5.0, 6.0, 8.0], "grow_z": [3.0, 3.5, 4.0, 5.0], "wm_margin_mm": [6.0, 10.0]},
+        train_subjects=8,
+        note="LST-LGA-style lesion growing: FLAIR robust z-score against the T1-derived white matter (3-class "
+        "Gaussian mixture), seeds grown through non-CSF brain near white matter; thresholds tuned on 8 subjects.",
+    ),
 }
 
 DEFAULT_TEST = SynthSpec(sites=("A",), test_subjects=6, train_subjects=0, resolution_mm=2.0, seed=0)
@@ -118,28 +220,35 @@ def _patches(
     return torch.from_numpy(np.stack(xs)).float(), torch.from_numpy(np.stack(ys)).float()
 
 
+def _outputs(net: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The outputs that each get the loss: an ensemble's members (``member_logits``, trained independently as
+    TrUENet's three planes are), every output of a network returning a list (U-Net++), or the one output."""
+    members = getattr(net, "member_logits", None)
+    out = members(x) if callable(members) else net(x)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
 def _load(manifest: Path, partition: str) -> list[Case]:
     return [r.load() for r in read_manifest(manifest, ["flair", "t1"], partition)]
 
 
-def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """Train ``entry``, write ``zoo/<entry>.pt`` (fp16 state dict) and ``zoo/<entry>.json``; return the card."""
+def _train_cases(train_subjects: int, resolution_mm: float, cache_dir: Path) -> tuple[SynthSpec, list[Case]]:
+    spec = SynthSpec(sites=("A",), test_subjects=0, train_subjects=train_subjects, resolution_mm=resolution_mm, seed=0)
+    return spec, _load(generate(spec, cache_dir / "synthetic" / spec.key()), "train")
+
+
+def train_network(recipe: Recipe, entry: str, cases: list[Case], n_iter: int, seed: int) -> dict[str, Any]:
+    """Train ``recipe``'s network; write ``zoo/<entry>.pt`` (fp16 state dict); return the card's fields."""
     from monai.losses.dice import DiceCELoss
 
-    recipe = RECIPES[entry]
-    n_iter = iterations or recipe.iterations
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    train_spec = SynthSpec(
-        sites=("A",), test_subjects=0, train_subjects=recipe.train_subjects, resolution_mm=recipe.resolution_mm, seed=0
-    )
-    train_cases = _load(generate(train_spec, cache_dir / "synthetic" / train_spec.key()), "train")
     settings = InferenceSettings(**recipe.inference)
     data = [
         (normalize(c.stacked(settings.modalities), settings.normalization), c.label[None].astype(np.float32))
-        for c in train_cases
+        for c in cases
     ]
-    net = monai_class(recipe.architecture)(**recipe.kwargs)
+    net = network_class(recipe.architecture)(**recipe.kwargs)
     opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=n_iter, pct_start=0.1)
     loss_fn = DiceCELoss(sigmoid=True, batch=True)
@@ -148,7 +257,8 @@ def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: i
     for it in range(n_iter):
         x, y = _patches(data, recipe, rng)
         opt.zero_grad()
-        loss = loss_fn(net(x), y)
+        outs = _outputs(net, x)
+        loss = sum((loss_fn(o, y) for o in outs), torch.zeros(())) / len(outs)
         loss.backward()
         opt.step()
         sched.step()
@@ -159,17 +269,15 @@ def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: i
     train_s = time.perf_counter() - t0
     weights = f"{entry}.pt"
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, ZOO_DIR / weights)
-    card: dict[str, Any] = {
-        "entry": entry,
+    return {
         "architecture": recipe.architecture,
         "kwargs": recipe.kwargs,
-        "family": recipe.family,
         "weights": weights,
+        "adapter": "monai",
+        "params": network_params(recipe, weights),
         "inference": recipe.inference,
         "parameters": int(sum(p.numel() for p in net.parameters())),
         "training": {
-            "data": f"synthetic site A, train partition, {recipe.train_subjects} subjects at {recipe.resolution_mm} mm "
-            f"(SynthSpec seed 0, generator version {train_spec.version})",
             "seed": seed,
             "iterations": n_iter,
             "batch_size": recipe.batch_size,
@@ -181,13 +289,76 @@ def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: i
             "device": str(torch.device("cpu")),
             "torch": torch.__version__,
         },
-        "note": recipe.note,
-        "recipe": asdict(recipe),
     }
+
+
+def network_params(recipe: Recipe, weights: str) -> dict[str, Any]:
+    """The ``monai`` adapter params of a trained network entry (``checkpoint`` relative to the zoo folder)."""
+    return {"architecture": recipe.architecture, "kwargs": recipe.kwargs, "checkpoint": weights, **recipe.inference}
+
+
+def _mean_dsc(model: ModelAdapter, cases: list[Case]) -> float:
+    return float(
+        np.mean([compute_metrics(["dsc"], model.predict(c).mask, c.label, c.spacing_mm)[0]["dsc"] for c in cases])
+    )
+
+
+def fit_classical(recipe: ClassicalRecipe, entry: str, cases: list[Case], seed: int) -> dict[str, Any]:
+    """Fit a classical entry: ``recipe.prepare`` on the first ``fit_subjects`` cases (e.g. k-NN training samples),
+    then a grid search of ``recipe.grid`` for the best mean DSC on the remaining (tuning) cases."""
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    fit, tune = cases[: recipe.fit_subjects], cases[recipe.fit_subjects :]
+    params = {**recipe.params, **(recipe.prepare(entry, fit, rng) if recipe.prepare else {})}
+    adapter = ADAPTERS.get(recipe.adapter)
+    keys = sorted(recipe.grid)
+    results = []
+    for values in itertools.product(*(recipe.grid[k] for k in keys)):
+        trial = {**params, **dict(zip(keys, values, strict=True))}
+        score = _mean_dsc(adapter(entry, trial, ZOO_DIR, "cpu"), tune)
+        results.append({**dict(zip(keys, values, strict=True)), "tuning_dsc": round(score, 4)})
+        print(f"[{entry}] {results[-1]}", flush=True)
+    best = max(results, key=lambda r: r["tuning_dsc"])
+    params.update({k: best[k] for k in keys})
+    return {
+        "architecture": recipe.adapter,
+        "adapter": recipe.adapter,
+        "params": params,
+        "weights": params.get("samples"),
+        "parameters": None,
+        "training": {
+            "seed": seed,
+            "fit_subjects": len(fit),
+            "tuning_subjects": len(tune),
+            "grid_search": results,
+            "selected": {k: best[k] for k in keys},
+            "train_time_s": round(time.perf_counter() - t0, 1),
+        },
+    }
+
+
+def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Train or fit ``entry``, write its files and ``zoo/<entry>.json`` (the model card); return the card."""
+    recipe = RECIPES[entry]
+    spec, cases = _train_cases(recipe.train_subjects, recipe.resolution_mm, cache_dir)
+    if isinstance(recipe, Recipe):
+        fields = train_network(recipe, entry, cases, iterations or recipe.iterations, seed)
+    else:
+        fields = fit_classical(recipe, entry, cases, seed)
+    card: dict[str, Any] = {"entry": entry, "family": recipe.family, **fields}
+    card["training"]["data"] = (
+        f"synthetic site A, train partition, {recipe.train_subjects} subjects at {recipe.resolution_mm} mm "
+        f"(SynthSpec seed 0, generator version {spec.version})"
+    )
+    card.update({"note": recipe.note, "recipe": _jsonable(asdict(recipe))})
     (ZOO_DIR / f"{entry}.json").write_text(json.dumps(card, indent=2) + "\n")
     card["metrics"] = {"id_test_dsc": evaluate_entry(entry, cache_dir), "id_test_set": asdict(DEFAULT_TEST)}
     (ZOO_DIR / f"{entry}.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.__name__ if callable(v) else v) for k, v in d.items()}
 
 
 def evaluate_entry(entry: str, cache_dir: Path) -> float:

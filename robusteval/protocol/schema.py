@@ -216,6 +216,7 @@ class StatisticsSpec(_Spec):
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
     n_resamples: int = Field(default=10_000, ge=100)
     ci_method: Literal["BCa", "percentile"] = "BCa"
+    small_sample_expansion: bool = True
     cluster: Literal["subject", "site"] | None = Field(default=None, description="resample whole clusters")
     multiple_testing: Literal["holm", "fdr_bh"] = "holm"
     reference_model: str | None = Field(default=None, description="model normalizing mCE and relative mCE")

@@ -21,7 +21,7 @@ correction or acceleration, e.g. heavily tied values) -> the percentile interval
 
 from __future__ import annotations
 
-__all__ = ["Interval", "bootstrap_intervals", "bootstrap_mean_differences"]
+__all__ = ["Interval", "bootstrap_intervals", "bootstrap_mean_differences", "expanded_level"]
 
 import math
 import warnings
@@ -323,6 +323,19 @@ def _chunks(jobs: list[_Job], n_resamples: int, n_stats: int) -> list[list[_Job]
     return [group[i : i + size] for _, group in sorted(by_k.items()) for i in range(0, len(group), size)]
 
 
+def expanded_level(confidence_level: float, k: int) -> float:
+    """Hesterberg's small-sample expansion: the level whose normal quantile is ``sqrt(k/(k-1)) t_{k-1}``.
+
+    Bootstrap intervals of a mean are too narrow for small ``k`` (plug-in variance, normal rather than t
+    quantiles): at k = 20 a nominal 95% covers about 92.5%. Asking scipy for the expanded level
+    ``1 - 2 Phi(-sqrt(k/(k-1)) t_{1-a/2, k-1})`` (0.968 at k = 20, -> 0.95 as k grows) restores the coverage
+    (Hesterberg 2015, "What teachers should know about the bootstrap", the expanded percentile interval)."""
+    if k < 2:
+        return confidence_level
+    t = stats.t.ppf(0.5 + confidence_level / 2.0, k - 1) * math.sqrt(k / (k - 1))
+    return float(1.0 - 2.0 * stats.norm.sf(t))
+
+
 def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
 
@@ -336,10 +349,13 @@ def bootstrap_intervals(
     n_resamples: int = 10_000,
     method: Method = "BCa",
     seed: int = 0,
+    small_sample: bool = False,
 ) -> dict[Statistic, list[Interval]]:
     """Per statistic, one interval per sample (cell). Remove NaNs from the samples beforehand.
 
     ``clusters[i]`` holds one cluster label per value of ``samples[i]`` (or ``None`` to resample cases).
+    ``small_sample``: scipy is asked for :func:`expanded_level` of ``confidence_level`` at each cell's number
+    of resampling units (default off: exactly scipy's interval at ``confidence_level``).
     """
     stats_ = tuple(statistics)
     reducers: dict[Statistic, Callable[[FloatArray], float]] = {
@@ -377,7 +393,7 @@ def bootstrap_intervals(
         low, high, se, bad = _run_scipy(
             (np.arange(chunk[0].k),),
             cells.stacked(stats_),
-            confidence_level=confidence_level,
+            confidence_level=expanded_level(confidence_level, chunk[0].k) if small_sample else confidence_level,
             n_resamples=n_resamples,
             method=method,
             seed=seed,
@@ -421,8 +437,11 @@ def bootstrap_mean_differences(
     n_resamples: int = 10_000,
     method: Method = "BCa",
     seed: int = 0,
+    small_sample: bool = False,
 ) -> list[Interval]:
-    """Intervals for ``mean(y) - mean(x)`` of independent samples, each resampled separately (by cluster)."""
+    """Intervals for ``mean(y) - mean(x)`` of independent samples, each resampled separately (by cluster).
+
+    ``small_sample``: :func:`expanded_level` at the smaller group's number of units (conservative)."""
     if len(xs) != len(ys):
         raise ValueError(f"{len(xs)} first samples but {len(ys)} second samples")
     out: list[Interval | None] = [None] * len(xs)
@@ -460,7 +479,7 @@ def bootstrap_mean_differences(
             low, high, se, bad = _run_scipy(
                 (np.arange(kx), np.arange(ky)),
                 _TwoCells(xc, yc),
-                confidence_level=confidence_level,
+                confidence_level=expanded_level(confidence_level, min(kx, ky)) if small_sample else confidence_level,
                 n_resamples=n_resamples,
                 method=method,
                 seed=seed,

@@ -118,6 +118,7 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
         confidence_level=settings.confidence_level,
         n_resamples=settings.n_resamples,
         method=settings.ci_method,
+        small_sample=settings.small_sample_expansion,
         seed=settings.seed,
     )
     out: list[Record] = []

@@ -188,6 +188,7 @@ def ood_drop(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
         confidence_level=s.confidence_level,
         n_resamples=s.n_resamples,
         method=s.ci_method,
+        small_sample=s.small_sample_expansion,
         seed=s.seed,
     )
     label = f"OOD {spec.metric.upper()} drop" + ("" if scope == "all" else f" ({scope})")

@@ -55,6 +55,7 @@ def _mean_cis(diffs: Any, clusters: Any, settings: StatsSettings) -> Any:
         confidence_level=settings.confidence_level,
         n_resamples=settings.n_resamples,
         method=settings.ci_method,
+        small_sample=settings.small_sample_expansion,
         seed=settings.seed,
     )["mean"]
 
@@ -203,6 +204,7 @@ def id_vs_ood(prep: Prepared, settings: StatsSettings) -> list[Record]:
         confidence_level=settings.confidence_level,
         n_resamples=settings.n_resamples,
         method=settings.ci_method,
+        small_sample=settings.small_sample_expansion,
         seed=settings.seed,
     )
     _finish(site, site_cis, [mannwhitney(x, y) for x, y in zip(xs, ys, strict=True)])

@@ -101,6 +101,8 @@ class StatsSettings:
     - ``confidence_level``: two-sided level of every confidence interval (0.95).
     - ``n_resamples``: bootstrap resamples per interval (10,000).
     - ``ci_method``: ``"BCa"`` (bias-corrected and accelerated, default) or ``"percentile"``.
+    - ``small_sample_expansion``: ask scipy for Hesterberg's expanded level (``bootstrap.expanded_level``,
+      0.968 for 20 cases at 95%) so that small-sample intervals of a mean cover at the nominal rate (True).
     - ``cluster``: ``None`` resamples cases; ``"subject"`` or ``"site"`` resamples whole clusters of cases
       sharing that column (cluster bootstrap; jackknife for BCa leaves out one cluster).
     - ``multiple_testing``: ``"holm"`` (family-wise error, default) or ``"fdr_bh"`` (Benjamini-Hochberg),
@@ -120,6 +122,7 @@ class StatsSettings:
     confidence_level: float = 0.95
     n_resamples: int = 10_000
     ci_method: CiMethod = "BCa"
+    small_sample_expansion: bool = True
     cluster: Cluster | None = None
     multiple_testing: MultipleTesting = "holm"
     reference_model: str | None = None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from robusteval.models.train import RECIPES, evaluate_entry
-from robusteval.models.zoo_entry import ZOO_DIR, load_card, zoo_entries
+from robusteval.models.zoo_entry import ZooModel, load_card, zoo_entries
 
 TOLERANCE = 0.02
 # Issue 6's bars, so that out-of-distribution drops mean something.
@@ -21,7 +21,8 @@ def test_every_recipe_has_a_committed_card() -> None:
 @pytest.mark.parametrize("entry", zoo_entries())
 def test_zoo_model_reproduces_its_card(entry: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     card = load_card(entry)
-    assert (ZOO_DIR / card["weights"]).stat().st_size <= 10 * 2**20
+    files = ZooModel.referenced_files({"entry": entry}, None)
+    assert all(f.stat().st_size <= 10 * 2**20 for f in files), files
     expected = card["metrics"]["id_test_dsc"]
     measured = evaluate_entry(entry, Path(tmp_path_factory.getbasetemp()) / "zoo-cache")
     assert measured == pytest.approx(expected, abs=TOLERANCE)

@@ -14,6 +14,7 @@ from statsmodels.stats.multitest import multipletests
 
 from robusteval.errors import RobustEvalError
 from robusteval.stats import OUTPUT_KEYS, CheckSpec, StatsSettings, summarize
+from robusteval.stats.bootstrap import expanded_level
 from robusteval.stats.synthetic import make_cases
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -100,8 +101,15 @@ def test_cell_values(result: Result, cases: pd.DataFrame) -> None:
     assert cell["median"] == pytest.approx(values.median())
     assert cell["ci_low"] < cell["mean"] < cell["ci_high"]
     assert cell["split"] == "ood"
+    level = expanded_level(0.95, len(values))  # the default small-sample expansion
     res = stats.bootstrap(
-        (values.to_numpy(),), np.mean, n_resamples=400, vectorized=True, axis=-1, rng=np.random.default_rng(5)
+        (values.to_numpy(),),
+        np.mean,
+        n_resamples=400,
+        vectorized=True,
+        axis=-1,
+        confidence_level=level,
+        rng=np.random.default_rng(5),
     )
     assert cell["ci_low"] == pytest.approx(float(res.confidence_interval.low), rel=1e-9)
     per_site = [c for c in result["cells"] if c["condition"] == "clean" and c["split"] == "ood" and c["site"]]
