@@ -244,6 +244,14 @@ def run_protocol(
     (out_dir / "summary.json").write_text(json.dumps(json_safe(summary), indent=2) + "\n")
     for note in write_run_images(out_dir, protocol, records, plan):
         log(note)
+    if protocol.report.examples:
+        from robusteval.metrics import METRICS
+        from robusteval.report.examples import write_examples
+
+        h = protocol.report.headline_metric
+        hib = bool(METRICS.get(h).higher_is_better) if h in METRICS else True
+        for note in write_examples(out_dir, job, cases, h, hib, search, protocol):
+            log(note)
     render_report(out_dir)
     log(f"wrote {out_dir / 'index.html'} ({len(cases)} rows, {n_failed} failed) in {time.perf_counter() - t0:.1f}s")
     return RunResult(out_dir, len(cases), n_failed, EXIT_FAILED_ITEMS if n_failed else EXIT_OK)

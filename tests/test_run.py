@@ -97,6 +97,15 @@ def test_report_is_self_contained(smoke_run: tuple[int, Path]) -> None:
     assert "https://" not in html
 
 
+def test_run_draws_and_embeds_the_example_overlays(smoke_run: tuple[int, Path]) -> None:
+    _, out = smoke_run
+    assert (out / "examples" / "worst_case.png").is_file()
+    assert (out / "examples" / "median_case.png").is_file()
+    html = (out / "index.html").read_text()
+    assert "Worst case (lowest mean headline metric" in html
+    assert "are not stored for this run" not in html
+
+
 def test_report_rerenders_without_recomputing(smoke_run: tuple[int, Path], tmp_path: Path) -> None:
     _, out = smoke_run
     copy = tmp_path / "run"

@@ -265,6 +265,7 @@ class ReportSpec(_Spec):
 
     headline_metric: str = "dsc"
     efficiency: bool = Field(default=True, description="profile parameters, FLOPs, latency, memory per model")
+    examples: bool = Field(default=True, description="draw the worst and median case overlays (predicts again)")
     energy_country_iso: str | None = Field(
         default=None, pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3 grid for codecarbon's CO2 estimate"
     )

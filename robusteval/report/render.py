@@ -401,7 +401,7 @@ def _item(label: str, model: str, run: _Run, **fields: Any) -> dict[str, Any]:
         "value": "n/a",
         "ci": None,
         "basis": "",
-        "comparison": None,
+        "comparisons": [],
         "tally": None,
         "details": [],
     }
@@ -432,7 +432,7 @@ def _section_verdict(run: _Run) -> dict[str, Any]:
                 value=fmt_num(c["mean"]),
                 ci=fmt_ci(c.get("ci_low"), c.get("ci_high")),
                 basis=f"mean {h} on the ID clean test cases (n = {c.get('n')})",
-                comparison=comp,
+                comparisons=[comp] if comp else [],
                 details=[] if len(ranked) > 1 else ["Only one model: nothing to compare."],
             )
         )
@@ -527,17 +527,59 @@ def _ood_verdict(run: _Run) -> dict[str, Any] | None:
             comp = _comparison(run, _pair(run, h, {"condition": "clean", "split": "ood"}, best, other), h)
             if comp is not None:
                 comp["where"] = run.label("clean", 0, "ood")
+    comparisons = [comp] if comp else []
+    value, ci = fmt_num(means[best]), None
+    pooled = _pooled(run, "ood_mean")
+    if best in pooled:
+        p = pooled[best]
+        ci = fmt_ci(p.get("ci_low"), p.get("ci_high"))
+        details.append(
+            f"Interval: case bootstrap of each ID case's mean {h} over the {p.get('n_conditions')} simulated "
+            f"shift condition(s) (n = {p.get('n')} cases with all of them): {fmt_num(p['estimate'])} {ci}."
+        )
+        if len(ranked) > 1:
+            pc = _pooled_comparison(run, "ood_mean", best, ranked[1], lower_is_better=False)
+            if pc is not None:
+                comparisons.insert(0, pc)
     return _item(
         "Best out of distribution",
         best,
         run,
-        value=fmt_num(means[best]),
+        value=value,
+        ci=ci if best in pooled and abs(float(pooled[best]["estimate"]) - float(means[best])) < 1e-9 else None,
         basis=f"mean {h} over {len(conds)} OOD condition(s), each weighted equally "
         f"({', '.join(conds[:6])}{', ...' if len(conds) > 6 else ''})",
-        comparison=comp,
+        comparisons=comparisons,
         tally=tally,
         details=details,
     )
+
+
+def _pooled(run: _Run, quantity: str) -> dict[str, dict[str, Any]]:
+    """The ``pooled`` robustness records of the headline metric for ``quantity``, by model."""
+    recs = run.records("robustness", "pooled", metric=run.headline, quantity=quantity)
+    return {str(r["model"]): r for r in recs if _finite(r.get("estimate"))}
+
+
+def _pooled_comparison(run: _Run, quantity: str, a: str, b: str, lower_is_better: bool) -> dict[str, Any] | None:
+    """The ``pooled_vs`` record of ``a`` vs ``b`` oriented as ``a - b``, as a card comparison."""
+    for r in run.records("robustness", "pooled_vs", metric=run.headline, quantity=quantity):
+        if {r.get("model_a"), r.get("model_b")} != {a, b}:
+            continue
+        flip = r.get("model_a") != a
+        diff, lo, hi = r.get("diff"), r.get("ci_low"), r.get("ci_high")
+        if flip:
+            diff, lo, hi = _neg(diff), _neg(hi), _neg(lo)
+        pair = {**r, "a": a, "b": b, "diff": diff, "ci_low": lo, "ci_high": hi}
+        comp = _comparison(run, pair, run.headline)
+        if comp is not None:
+            d = float(diff) if diff is not None and _finite(diff) else math.nan
+            comp["better"] = d < 0 if lower_is_better else run.sign(run.headline) * d > 0
+            comp["where"] = (
+                "the per-case " + ("degradation" if quantity == "degradation" else "OOD mean") + " (paired cases)"
+            )
+        return comp
+    return None
 
 
 def _first(frame: pd.DataFrame) -> dict[str, Any]:
@@ -549,6 +591,8 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
     rood = run.records("robustness", "rood", metric=h, shift="mean")
     rood = [r for r in rood if _finite(r.get("degradation"))]
     ivo = run.records("id_vs_ood", metric=h)
+    comparisons: list[dict[str, Any]] = []
+    pooled = _pooled(run, "degradation")
     if rood:
         ranked = sorted(rood, key=lambda r: (float(r["degradation"]), str(r["model"])))
         best = ranked[0]
@@ -558,12 +602,25 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
         )
         value, ci = fmt_num(best["degradation"]), None
         others = [f"{r['model']} {fmt_num(r['degradation'])}" for r in ranked[1:]]
+        p = pooled.get(str(best["model"]))
+        if p is not None:
+            same = abs(float(p["estimate"]) - float(best["degradation"])) < 1e-9
+            ci = fmt_ci(p.get("ci_low"), p.get("ci_high")) if same else None
+            if not same:
+                others.append(
+                    f"(on the {p.get('n')} ID cases with every shift: {fmt_num(p['estimate'])} "
+                    f"{fmt_ci(p.get('ci_low'), p.get('ci_high'))})"
+                )
+            if len(ranked) > 1:
+                pc = _pooled_comparison(run, "degradation", str(best["model"]), str(ranked[1]["model"]), True)
+                if pc is not None:
+                    comparisons.append(pc)
     else:
         site = [r for r in ivo if r.get("kind") == "site" and _finite(r.get("degradation"))]
-        pooled = [r for r in site if r.get("site") is None] or site
-        if not pooled:
+        site_pooled = [r for r in site if r.get("site") is None] or site
+        if not site_pooled:
             return None
-        ranked = sorted(pooled, key=lambda r: (float(r["degradation"]), str(r["model"])))
+        ranked = sorted(site_pooled, key=lambda r: (float(r["degradation"]), str(r["model"])))
         best = ranked[0]
         basis = f"drop of mean {h} from ID clean to {run.label_of(best)} (+ = worse)"
         value = fmt_num(best["degradation"])
@@ -576,8 +633,10 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
     details = [] if others else ["Only one model: nothing to compare."]
     if others:
         details.append(
-            "Others: " + ", ".join(others) + ". The statistics do not test differences in degradation "
-            "between models; see the per-condition ID-vs-OOD tests below."
+            "Others: "
+            + ", ".join(others)
+            + "."
+            + ("" if comparisons else " Differences in degradation are not tested (no per-case degradation).")
         )
     for r in ranked[:2]:
         recs = [x for x in ivo if x.get("model") == r["model"] and x.get("p_adjusted") is not None]
@@ -592,7 +651,7 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
                 f"({recs[0].get('correction') or run.correction}-adjusted)."
             )
     label = "Most robust (smallest degradation)"
-    return _item(label, model, run, value=value, ci=ci, basis=basis, details=details)
+    return _item(label, model, run, value=value, ci=ci, basis=basis, details=details, comparisons=comparisons)
 
 
 def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float) -> dict[str, Any]:
@@ -1176,9 +1235,15 @@ def _section_examples(run: _Run) -> dict[str, Any]:
         "gallery_missing": None,
     }
     folder = run.dir / "examples"
-    files = sorted(folder.glob("*.png")) if folder.is_dir() else []
-    for path in files:
-        fig, why = _embed(path)
+    files = [p for p in sorted(folder.glob("*.png")) if not p.name.startswith("search_")] if folder.is_dir() else []
+    captions = {
+        "worst_case": "Worst case (lowest mean headline metric over models under the worst shifted condition), "
+        "clean and shifted: reference outline green, each model's prediction red",
+        "median_case": "Median case under the same condition: reference outline green, predictions red",
+    }
+    order = list(captions)
+    for path in sorted(files, key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.name)):
+        fig, why = _embed(path, captions.get(path.stem))
         if fig:
             out["examples"].append(fig)
         if why:
@@ -1335,6 +1400,8 @@ def _kv(mapping: Any) -> str:
 
 def _section_search(run: _Run) -> dict[str, Any]:
     """Breaking points (value and CI per model and shift) and the worst case found, from ``summary["search"]``."""
+    from robusteval.report.examples import param_text
+
     search = run.summary.get("search")
     if not search:
         return {"missing": "This protocol has no search: block (worst-case shift search with Ray Tune)."}
@@ -1355,12 +1422,26 @@ def _section_search(run: _Run) -> dict[str, Any]:
         {
             "model": str(w.get("model")),
             "objective": _fmt_any(w.get("objective")),
-            "params": "; ".join(str(p) for p in (w.get("params") or [])) or "none",
+            "params": "; ".join(param_text(p) for p in (w.get("params") or [])) or "none",
             "trials": f"{w.get('n_complete')}/{w.get('n_trials')} ({w.get('algorithm')}, {w.get('scheduler')})",
         }
         for w in search.get("worst_case", [])
     ]
-    return {"missing": "", "points": points, "worst": worst}
+    records = search.get("breaking_points", [])
+    figures = [
+        _figure(
+            F.breaking_point_figure(records, run.models),
+            "Breaking points with 95% case-bootstrap intervals: further right tolerates more of the shift",
+        ),
+        _figure(F.search_trace_figure(records, run.models), "Search trace: objective at each value tried"),
+    ]
+    folder = run.dir / "examples"
+    for path in sorted(folder.glob("search_worst_*.png")) if folder.is_dir() else []:
+        fig, _ = _embed(
+            path, "Worst case found by the search on its most affected case: reference green, prediction red"
+        )
+        figures.append(fig)
+    return {"missing": "", "points": points, "worst": worst, "figures": [f for f in figures if f]}
 
 
 def build_context(run_dir: Path) -> dict[str, Any]:

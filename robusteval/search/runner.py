@@ -458,6 +458,7 @@ def search_worst_case(ctx: SearchContext, spec: WorstCaseSpec) -> tuple[dict[str
     worst = min(complete, key=lambda t: (sign * float(t["objective"]), t["trial"]))
     entry.update(
         params=[d.describe(v) for d, v in zip(dims, worst["values"], strict=True)],
+        lower_is_worse=ctx.rule.lower_is_worse,
         objective=worst["objective"],
         trial=worst["trial"],
         per_case=worst["per_case"],

@@ -15,6 +15,8 @@ better, -1 otherwise):
   every simulated shift and severity).
 - Effective robustness (Taori et al. 2020): the least-squares line OOD = slope * ID + intercept across the
   models; a model's ER = sign * (OOD - line(ID)) (positive = more robust than the trend). Needs 3+ models.
+- Pooled (``pooled.py``, headline metric): per-case OOD mean and ROOD-MRI degradation on the ID cases with
+  every shift, with intervals and paired model-vs-model tests (``pooled`` / ``pooled_vs``).
 - Label noise: rows with ``shift_family == "label_noise"`` score the ID clean predictions against perturbed
   reference labels. Per model: the mean's move (noisy - clean reference, paired cases); per simulated shift
   S with a composed condition ``S+<noise>`` in the data, the move of the ID-vs-OOD difference
@@ -42,6 +44,7 @@ import pandas as pd
 
 from robusteval.stats.frame import CLEAN, LABEL_NOISE, MetricInfo, Prepared, condition_label, severity_value
 from robusteval.stats.hypothesis import kendall_tau_b
+from robusteval.stats.pooled import pooled_records
 from robusteval.stats.ranking import rank_models
 from robusteval.stats.records import Record
 from robusteval.stats.settings import StatsSettings
@@ -438,4 +441,5 @@ def robustness_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
         out.extend(_worst_groups(prep, info))
         out.extend(_effective(prep, info))
         out.extend(_label_noise(prep, info))
+    out.extend(pooled_records(prep, settings))
     return out

@@ -135,8 +135,7 @@ def test_stored_images_are_embedded(minimal_run: Path) -> None:
     html = render_report(minimal_run).read_text(encoding="utf-8")
     examples = _section(html, "examples")
     assert examples.count("<img") == 3
-    assert "median_case" in examples
-    assert examples.index("median_case") < examples.index("worst_case")
+    assert examples.index("Worst case (lowest mean") < examples.index("Median case under")
     assert "broken.png: not a PNG file" in examples
     assert "<img" in _section(html, "data")
     assert "not stored" not in html

@@ -1,0 +1,113 @@
+"""Pooled out-of-distribution summaries with intervals and tests, for the verdict (headline metric only).
+
+On the ID test cases that have every simulated shift (label noise excluded) for every model, per case:
+
+- ``ood_mean``: the case's mean metric over the shifted conditions (every condition weighted equally), so the
+  mean over cases is the equal-weight mean over conditions;
+- ``degradation``: the case's ROOD-MRI degradation, ``sum_s a^s sign (clean - M_s) / sum_s a^s`` per shift with
+  the case's own clean value, averaged over shifts (positive = worse); its mean over cases is the ROOD-MRI
+  degradation of ``robustness.py`` computed on these cases.
+
+Records (``kind``): ``pooled`` per model and quantity (mean with a case-bootstrap interval, as the cells');
+``pooled_vs`` per model pair and quantity: the paired per-case difference ``model_a - model_b`` with its
+interval and a Wilcoxon signed-rank p-value, adjusted over the pairs of the quantity (``test_family``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["pooled_records"]
+
+from itertools import combinations
+
+import numpy as np
+
+from robusteval.stats.comparisons import _adjust, _ci_fields, _mean_cis
+from robusteval.stats.frame import CLEAN, LABEL_NOISE, Prepared
+from robusteval.stats.hypothesis import wilcoxon_many
+from robusteval.stats.records import Record
+from robusteval.stats.settings import StatsSettings
+
+QUANTITIES = ("ood_mean", "degradation")
+
+
+def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
+    """``pooled`` and ``pooled_vs`` records for ``settings.headline_metric`` (empty without simulated shifts)."""
+    metric = settings.headline_metric
+    if metric not in {m.name for m in prep.metrics}:
+        return []
+    info = prep.info(metric)
+    cube = prep.cube(metric)
+    shift_idx = [
+        k
+        for k, (shift, _) in enumerate(cube.conditions)
+        if shift != CLEAN and prep.shift_families.get(shift) != LABEL_NOISE
+    ]
+    clean_idx = [k for k, (shift, _) in enumerate(cube.conditions) if shift == CLEAN]
+    if not shift_idx or not clean_idx or len(cube.models) == 0:
+        return []
+    ids = np.flatnonzero(cube.case_is_id)
+    shifted = cube.values[:, ids][:, :, shift_idx]  # (models, ID cases, shifted conditions)
+    clean = cube.values[:, ids, clean_idx[0]]  # (models, ID cases)
+    complete = np.isfinite(shifted).all(axis=(0, 2)) & np.isfinite(clean).all(axis=0)
+    n_dropped = int((~complete).sum())
+    if complete.sum() < 1:
+        return []
+    shifted, clean = shifted[:, complete], clean[:, complete]
+    sign = 1.0 if info.higher_is_better else -1.0
+    per_shift: dict[str, list[tuple[int, float]]] = {}
+    for j, k in enumerate(shift_idx):
+        shift, severity = cube.conditions[k]
+        per_shift.setdefault(str(shift), []).append((j, float(severity)))
+    degradations = []
+    for cols in per_shift.values():
+        w = np.array([settings.rood_alpha**s for _, s in cols])
+        drop = sign * (clean[:, :, None] - shifted[:, :, [j for j, _ in cols]])
+        degradations.append((drop * w).sum(axis=2) / w.sum())
+    per_case = {"ood_mean": shifted.mean(axis=2), "degradation": np.mean(degradations, axis=0)}
+    clusters = cube.case_cluster[ids][complete]
+    note = f"{n_dropped} ID case(s) without every shifted condition for every model left out" if n_dropped else ""
+    common = {
+        "metric": metric,
+        "n": int(complete.sum()),
+        "n_conditions": len(shift_idx),
+        "n_shifts": len(per_shift),
+        "alpha": settings.rood_alpha,
+    }
+    out: list[Record] = []
+    for quantity in QUANTITIES:
+        values = per_case[quantity]
+        for model, ci in zip(cube.models, _mean_cis(list(values), [clusters] * len(values), settings), strict=True):
+            out.append(
+                {
+                    "kind": "pooled",
+                    "model": model,
+                    "quantity": quantity,
+                    **common,
+                    "estimate": ci.estimate,
+                    "ci_low": ci.low,
+                    "ci_high": ci.high,
+                    "method": ci.method,
+                    "note": "; ".join(p for p in (note, ci.note) if p),
+                }
+            )
+        pairs = list(combinations(range(len(cube.models)), 2))
+        diffs = [values[a] - values[b] for a, b in pairs]
+        vs = [
+            {
+                "kind": "pooled_vs",
+                "model_a": cube.models[a],
+                "model_b": cube.models[b],
+                "quantity": quantity,
+                **common,
+                "test": "wilcoxon",
+                "test_family": f"pooled:{quantity}:{metric}",
+            }
+            for a, b in pairs
+        ]
+        cis = _mean_cis(diffs, [clusters] * len(diffs), settings)
+        for r, ci, t in zip(vs, cis, wilcoxon_many(diffs), strict=True):
+            r.update(_ci_fields(ci))
+            r.update(statistic=t.statistic, p_value=t.p_value, note="; ".join(p for p in (note, ci.note, t.note) if p))
+        _adjust(vs, settings)
+        out.extend(vs)
+    return out
