@@ -17,6 +17,7 @@ __all__ = [
     "Prediction",
     "TorchSegmenter",
     "check_settings_params",
+    "model_input",
     "normalize",
     "spacing_shape",
     "to_spacing",
@@ -86,6 +87,14 @@ def normalize(x: NDArray[np.float32], method: str) -> NDArray[np.float32]:
             lo, hi = np.percentile(vals, [0.5, 99.5])
             out[c] = np.where(brain, np.clip((ch - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0), 0.0)
     return out
+
+
+def model_input(model: str, case: Case, modalities: list[str], method: str) -> NDArray[np.float32]:
+    """The normalized ``(C, X, Y, Z)`` input of ``model``; CaseError naming the model for a missing modality."""
+    try:
+        return normalize(case.stacked(modalities), method)
+    except KeyError as exc:
+        raise CaseError(f"model {model}: {exc.args[0]}") from None
 
 
 def spacing_shape(
@@ -237,10 +246,7 @@ class TorchSegmenter(ModelAdapter):
 
     def predict(self, case: Case) -> Prediction:
         s = self.settings
-        try:
-            x_np = normalize(case.stacked(s.modalities), s.normalization)
-        except KeyError as exc:
-            raise CaseError(f"model {self.name}: {exc.args[0]}") from None
+        x_np = model_input(self.name, case, s.modalities, s.normalization)
         x = torch.from_numpy(x_np)[None].to(self.torch_device)
         if s.spacing_mm is not None:
             x = to_spacing(x, case.spacing_mm, s.spacing_mm)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from robusteval.data.case import Case
 from robusteval.errors import CaseError
-from robusteval.models.base import ModelAdapter, Prediction, normalize
+from robusteval.models.base import ModelAdapter, Prediction, model_input
 
 
 class VoxelSettings(BaseModel):
@@ -79,9 +79,6 @@ class VoxelSegmenter(ModelAdapter):
 
     def predict(self, case: Case) -> Prediction:
         s = self.settings
-        try:
-            x = normalize(case.stacked(s.modalities), s.normalization)
-        except KeyError as exc:
-            raise CaseError(f"model {self.name}: {exc.args[0]}") from None
+        x = model_input(self.name, case, s.modalities, s.normalization)
         prob = np.clip(self.probability(x, case.spacing_mm), 0.0, 1.0).astype(np.float32)
         return Prediction(prob=prob, mask=prob >= s.threshold)

@@ -350,7 +350,12 @@ def _neg(value: Any) -> Any:
 
 def _pair(run: _Run, metric: str, rec_filter: Mapping[str, Any], a: str, b: str) -> dict[str, Any] | None:
     """The pairwise record of ``a`` vs ``b`` oriented as ``a - b`` (None when there is none)."""
-    for r in run.records("model_vs_model", "pairwise", metric=metric, **rec_filter):
+    return _oriented(run.records("model_vs_model", "pairwise", metric=metric, **rec_filter), a, b)
+
+
+def _oriented(records: Iterable[Mapping[str, Any]], a: str, b: str) -> dict[str, Any] | None:
+    """The first record comparing ``model_a`` and ``model_b`` = {a, b}, its difference oriented as ``a - b``."""
+    for r in records:
         if {r.get("model_a"), r.get("model_b")} != {a, b}:
             continue
         flip = r.get("model_a") != a
@@ -563,23 +568,14 @@ def _pooled(run: _Run, quantity: str) -> dict[str, dict[str, Any]]:
 
 def _pooled_comparison(run: _Run, quantity: str, a: str, b: str, lower_is_better: bool) -> dict[str, Any] | None:
     """The ``pooled_vs`` record of ``a`` vs ``b`` oriented as ``a - b``, as a card comparison."""
-    for r in run.records("robustness", "pooled_vs", metric=run.headline, quantity=quantity):
-        if {r.get("model_a"), r.get("model_b")} != {a, b}:
-            continue
-        flip = r.get("model_a") != a
-        diff, lo, hi = r.get("diff"), r.get("ci_low"), r.get("ci_high")
-        if flip:
-            diff, lo, hi = _neg(diff), _neg(hi), _neg(lo)
-        pair = {**r, "a": a, "b": b, "diff": diff, "ci_low": lo, "ci_high": hi}
-        comp = _comparison(run, pair, run.headline)
-        if comp is not None:
-            d = float(diff) if diff is not None and _finite(diff) else math.nan
-            comp["better"] = d < 0 if lower_is_better else run.sign(run.headline) * d > 0
-            comp["where"] = (
-                "the per-case " + ("degradation" if quantity == "degradation" else "OOD mean") + " (paired cases)"
-            )
-        return comp
-    return None
+    pair = _oriented(run.records("robustness", "pooled_vs", metric=run.headline, quantity=quantity), a, b)
+    comp = _comparison(run, pair, run.headline)
+    if pair is not None and comp is not None:
+        diff = pair["diff"]
+        d = float(diff) if diff is not None and _finite(diff) else math.nan
+        comp["better"] = d < 0 if lower_is_better else run.sign(run.headline) * d > 0
+        comp["where"] = "the per-case " + ("degradation" if quantity == "degradation" else "OOD mean") + " (paired)"
+    return comp
 
 
 def _first(frame: pd.DataFrame) -> dict[str, Any]:
