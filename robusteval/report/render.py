@@ -588,6 +588,7 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
     rood = [r for r in rood if _finite(r.get("degradation"))]
     ivo = run.records("id_vs_ood", metric=h)
     comparisons: list[dict[str, Any]] = []
+    interval_note = ""
     pooled = _pooled(run, "degradation")
     if rood:
         ranked = sorted(rood, key=lambda r: (float(r["degradation"]), str(r["model"])))
@@ -602,11 +603,10 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
         if p is not None:
             same = abs(float(p["estimate"]) - float(best["degradation"])) < 1e-9
             ci = fmt_ci(p.get("ci_low"), p.get("ci_high")) if same else None
-            if not same:
-                others.append(
-                    f"(on the {p.get('n')} ID cases with every shift: {fmt_num(p['estimate'])} "
-                    f"{fmt_ci(p.get('ci_low'), p.get('ci_high'))})"
-                )
+            interval_note = (
+                f"Interval: case bootstrap of each ID case's own degradation (n = {p.get('n')} cases with every "
+                f"shift): {fmt_num(p['estimate'])} {fmt_ci(p.get('ci_low'), p.get('ci_high'))}."
+            )
             if len(ranked) > 1:
                 pc = _pooled_comparison(run, "degradation", str(best["model"]), str(ranked[1]["model"]), True)
                 if pc is not None:
@@ -627,6 +627,8 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
         others = [f"{r['model']} {fmt_num(r['degradation'])}" for r in ranked[1:]]
     model = str(best["model"])
     details = [] if others else ["Only one model: nothing to compare."]
+    if interval_note:
+        details.append(interval_note)
     if others:
         details.append(
             "Others: "

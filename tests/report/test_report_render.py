@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -51,6 +52,24 @@ def test_verdict_names_best_models_with_intervals_and_checks(rich_html: str) -> 
     assert "family[T.vit]" in verdict  # the mixed model's family effect
     for status in ("PASS", "WARN", "FAIL"):
         assert f'class="status {status}"' in verdict
+
+
+def test_ood_and_robust_cards_have_intervals_and_paired_tests(rich_html: str, rich_run: Path) -> None:
+    """The OOD and robustness cards carry the pooled records' intervals and their adjusted paired tests."""
+    summary = json.loads((rich_run / "summary.json").read_text())
+    pooled = {
+        (r["model"], r["quantity"]): r for r in summary["robustness"] if r["kind"] == "pooled" and r["metric"] == "dsc"
+    }
+    cards = _section(rich_html, "verdict").split('<div class="card">')[1:]
+    ood = next(c for c in cards if "Best out of distribution" in c)
+    robust = next(c for c in cards if "Most robust" in c)
+    assert "on the per-case OOD mean (paired)" in ood
+    assert "on the per-case degradation (paired)" in robust
+    for card, quantity in ((ood, "ood_mean"), (robust, "degradation")):
+        model = re.search(r'<div class="card-model">(\S+) ', card)
+        assert model is not None
+        p = pooled[(model.group(1), quantity)]
+        assert f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}]" in card
 
 
 def test_tables_and_sections_have_content(rich_html: str) -> None:
