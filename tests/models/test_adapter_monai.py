@@ -83,7 +83,7 @@ def test_missing_modality_is_a_case_error(checkpoint: Path) -> None:
 def test_unknown_params_and_architecture_are_rejected(checkpoint: Path) -> None:
     with pytest.raises(ValueError, match="unknown params"):
         ADAPTERS.get("monai").validate_params({"architecture": "UNet", "checkpoint": str(checkpoint), "x": 1}, None)
-    with pytest.raises(ValueError, match="neither a network in monai.networks.nets"):
+    with pytest.raises(ValueError, match=r"neither a network in monai\.networks\.nets"):
         ADAPTERS.get("monai").validate_params({"architecture": "Nope", "checkpoint": str(checkpoint)}, None)
     with pytest.raises(ValueError, match="overlap"):
         ADAPTERS.get("monai").validate_params(
