@@ -167,7 +167,7 @@ RECIPES: dict[str, Recipe | ClassicalRecipe] = {
             "num_heads": [3, 6, 12, 24],
         },
         family="hybrid",
-        inference={**_INFERENCE, "overlap": 0.5},
+        inference=_INFERENCE,
         iterations=500,
         batch_size=2,
         patch=(64, 64, 64),
@@ -238,7 +238,7 @@ def _train_cases(train_subjects: int, resolution_mm: float, cache_dir: Path) -> 
 
 
 def train_network(recipe: Recipe, entry: str, cases: list[Case], n_iter: int, seed: int) -> dict[str, Any]:
-    """Train ``recipe``'s network; write ``zoo/<entry>.pt`` (fp16 state dict); return the card's fields."""
+    """Train ``recipe``'s network; write ``zoo/<entry>.pt`` (:func:`compact_state`); return the card's fields."""
     from monai.losses.dice import DiceCELoss
 
     torch.manual_seed(seed)
@@ -268,7 +268,7 @@ def train_network(recipe: Recipe, entry: str, cases: list[Case], n_iter: int, se
             )
     train_s = time.perf_counter() - t0
     weights = f"{entry}.pt"
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, ZOO_DIR / weights)
+    torch.save(compact_state(net.state_dict()), ZOO_DIR / weights)
     return {
         "architecture": recipe.architecture,
         "kwargs": recipe.kwargs,
@@ -290,6 +290,21 @@ def train_network(recipe: Recipe, entry: str, cases: list[Case], n_iter: int, se
             "torch": torch.__version__,
         },
     }
+
+
+def compact_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The state dict as committed: floats in fp16, integer buffers (e.g. Swin's relative position index)
+    in int16 when their values fit; ``load_state_dict`` casts both back to the network's dtypes."""
+    info = torch.iinfo(torch.int16)
+
+    def small(v: torch.Tensor) -> torch.Tensor:
+        if v.is_floating_point():
+            return v.half()
+        if v.dtype in (torch.int32, torch.int64) and v.numel() and info.min <= int(v.min()) <= int(v.max()) <= info.max:
+            return v.to(torch.int16)
+        return v
+
+    return {k: small(v) for k, v in state.items()}
 
 
 def network_params(recipe: Recipe, weights: str) -> dict[str, Any]:
