@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = ["LesionGrowing", "lesion_z"]
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cc3d
@@ -54,7 +55,7 @@ class LesionGrowing(VoxelSegmenter):
     doc = "LST-LGA-style lesion growing: FLAIR z-score against T1-derived white matter, seeds grown in the brain."
     own_keys: ClassVar[set[str]] = set(DEFAULTS)
 
-    def __init__(self, name: str, params: dict[str, Any], base_dir: Any, device: str) -> None:
+    def __init__(self, name: str, params: dict[str, Any], base_dir: Path | None, device: str) -> None:
         super().__init__(name, params, base_dir, device)
         self.options = {key: float(params.get(key, default)) for key, default in DEFAULTS.items()}
 
