@@ -7,7 +7,7 @@ Markdown (the tables of docs/shifts.md). :func:`shift_gallery` is the figure, re
 
 from __future__ import annotations
 
-__all__ = ["register", "severity_markdown", "shift_gallery"]
+__all__ = ["display_modality", "draw_slice", "register", "severity_markdown", "shift_gallery", "slice_fraction"]
 
 import argparse
 import sys
@@ -32,11 +32,12 @@ from robusteval.shifts.compose import seed_for
 DEFAULT_CACHE = Path("reports/.cache")
 
 
-def _display_modality(case: Case) -> str:
+def display_modality(case: Case) -> str:
+    """FLAIR when the case has it, else its first modality by name."""
     return "flair" if "flair" in case.images else sorted(case.images)[0]
 
 
-def _slice_fraction(case: Case) -> float:
+def slice_fraction(case: Case) -> float:
     """Where to cut along array axis 2, as a fraction of the axis: the slice with the most lesion voxels
     (the middle slice when the label is empty)."""
     counts = case.label.sum(axis=(0, 1))
@@ -44,17 +45,30 @@ def _slice_fraction(case: Case) -> float:
     return z / max(case.shape[2] - 1, 1)
 
 
-def _draw(ax: Any, case: Case, modality: str, fraction: float) -> None:
-    """The slice at ``fraction`` of array axis 2 of ``modality`` (x to the right, y up), label outlined."""
+def draw_slice(
+    ax: Any,
+    case: Case,
+    modality: str,
+    fraction: float,
+    *,
+    mask: NDArray[np.bool_] | None = None,
+    outline: str = "#ff3b30",
+) -> None:
+    """The slice at ``fraction`` of array axis 2 of ``modality`` (x to the right, y up), the label outlined in
+    ``outline``; ``mask`` (e.g. a prediction) is filled in red over the image."""
     z = round(fraction * (case.shape[2] - 1))
     img: NDArray[np.float32] = case.images[modality][:, :, z].T
     lo, hi = np.percentile(img, [0.5, 99.5]) if img.size else (0.0, 1.0)
     sx, sy, _ = case.spacing_mm
     ax.imshow(img, cmap="gray", origin="lower", vmin=float(lo), vmax=float(max(hi, lo + 1e-6)), aspect=sy / sx,
               interpolation="nearest")  # fmt: skip
+    if mask is not None:
+        m = mask[:, :, z].T
+        ax.imshow(np.ma.masked_where(~m, m.astype(np.float32)), cmap="autumn", alpha=0.55, origin="lower",
+                  aspect=sy / sx, interpolation="nearest")  # fmt: skip
     lab = case.label[:, :, z].T
     if lab.any() and not lab.all():
-        ax.contour(lab.astype(np.float32), levels=[0.5], colors="#ff3b30", linewidths=0.6)
+        ax.contour(lab.astype(np.float32), levels=[0.5], colors=outline, linewidths=0.6)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -69,8 +83,8 @@ def shift_gallery(case: Case, conditions: Sequence[Condition], severities: Seque
     """
     if not conditions:
         raise RobustEvalError("shift_gallery: no conditions to draw")
-    modality = _display_modality(case)
-    fraction = _slice_fraction(case)
+    modality = display_modality(case)
+    fraction = slice_fraction(case)
     columns = [0, *[int(s) for s in severities if int(s) != 0]]
     fig, axes = plt.subplots(len(conditions), len(columns), figsize=(1.9 * len(columns), 2.0 * len(conditions)),
                              squeeze=False)  # fmt: skip
@@ -81,7 +95,7 @@ def shift_gallery(case: Case, conditions: Sequence[Condition], severities: Seque
             else:
                 params = sample_condition(condition, severity, seed_for(seed, case.case_id, condition.name, severity))
                 shown = apply_condition(case, condition, params)
-            _draw(ax, shown, modality, fraction)
+            draw_slice(ax, shown, modality, fraction)
             ax.set_title("clean" if severity == 0 else f"severity {severity}", fontsize=8)
         row[0].set_ylabel(f"{condition.name}\n[{condition.family}]", fontsize=8)
     fig.suptitle(f"{case.case_id}: {modality}, slice {fraction:.0%} along axis 2, label outline in red", fontsize=9)

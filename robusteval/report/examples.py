@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from robusteval.data.case import Case
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
     from robusteval.protocol import Protocol
 
 EXAMPLES_DIR = "examples"
-PRED_COLOUR = "#ff3b30"
 REF_COLOUR = "#2dd36f"
 
 
@@ -64,46 +62,24 @@ def choose_examples(
     return condition, picks
 
 
-def _slice(case: Case) -> int:
-    counts = case.label.sum(axis=(0, 1))
-    return int(np.argmax(counts)) if counts.any() else case.shape[2] // 2
-
-
-def _panel(ax: Axes, case: Case, z: int, mask: np.ndarray | None) -> None:
-    modality = "flair" if "flair" in case.images else sorted(case.images)[0]
-    img = case.images[modality][:, :, z].T
-    lo, hi = np.percentile(img, [0.5, 99.5]) if img.size else (0.0, 1.0)
-    sx, sy, _ = case.spacing_mm
-    ax.imshow(img, cmap="gray", origin="lower", vmin=float(lo), vmax=float(max(hi, lo + 1e-6)), aspect=sy / sx,
-              interpolation="nearest")  # fmt: skip
-    if mask is not None:
-        m = mask[:, :, z].T
-        ax.imshow(np.ma.masked_where(~m, m.astype(np.float32)), cmap="autumn", alpha=0.55, origin="lower",
-                  aspect=sy / sx, interpolation="nearest")  # fmt: skip
-    ref = case.label[:, :, z].T
-    if ref.any() and not ref.all():
-        ax.contour(ref.astype(np.float32), levels=[0.5], colors=REF_COLOUR, linewidths=0.7)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def example_figure(
     rows: Sequence[tuple[str, Case, dict[str, Prediction], dict[str, float]]], metric: str, title: str
 ) -> Figure:
     """One row per (label, case, predictions per model, metric value per model): the image with the reference
     outline, then one panel per model with its prediction. The slice is chosen on the first row's case and
     taken at the same fraction of axis 2 in every row (a shift may change the grid)."""
+    from robusteval.commands.shifts import display_modality, draw_slice, slice_fraction
+
     models = list(rows[0][2])
-    z0 = _slice(rows[0][1])
-    frac = z0 / max(rows[0][1].shape[2] - 1, 1)
+    frac = slice_fraction(rows[0][1])
     fig = Figure(figsize=(2.2 * (1 + len(models)), 2.35 * len(rows) + 0.4), layout="constrained")
     axes = fig.subplots(len(rows), 1 + len(models), squeeze=False)
     for r, (label, case, preds, values) in enumerate(rows):
-        z = round(frac * (case.shape[2] - 1))
-        _panel(axes[r][0], case, z, None)
+        modality = display_modality(case)
+        draw_slice(axes[r][0], case, modality, frac, outline=REF_COLOUR)
         axes[r][0].set_title(f"{label}: image + reference", fontsize=8)
         for c, model in enumerate(models, start=1):
-            _panel(axes[r][c], case, z, preds[model].mask)
+            draw_slice(axes[r][c], case, modality, frac, mask=preds[model].mask, outline=REF_COLOUR)
             v = values.get(model, float("nan"))
             axes[r][c].set_title(f"{model}: {metric} {v:.3f}", fontsize=8)
     fig.suptitle("\n".join(textwrap.wrap(title, int(fig.get_figwidth() * 13))), fontsize=9)
