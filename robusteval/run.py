@@ -194,13 +194,13 @@ def run_protocol(
     if todo:
         with progress_reporter(len(todo), log) as progress:
 
-            def on_case(n_items: int, rows: list[dict[str, Any]]) -> None:
+            def on_unit(n_items: int, rows: list[dict[str, Any]]) -> None:
                 row_keys = [row_key(keys, r) for r in rows]
                 store.append(row_keys, rows)
                 done.update(zip(row_keys, rows, strict=True))
                 progress(n_items)
 
-            ENGINES.get(engine_name)().run(replace(job, plan=replace(plan, items=todo)), on_case)
+            ENGINES.get(engine_name)().run(replace(job, plan=replace(plan, items=todo)), on_unit)
     t_engine = time.perf_counter() - t0
     metric_cols = list(protocol.metrics.panel)
     ordered = [done[keys[(i.record.case_id, i.condition, i.severity, m.name)]] for i in plan.items for m in models]

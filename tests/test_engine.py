@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -9,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import load_protocol
+from robusteval.protocol.schema import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +48,40 @@ def test_plan_pairs_every_shifted_item_with_its_clean_twin(job: EngineJob) -> No
     assert {i.record.case_id for i in shifted} <= clean_ids
     assert all(i.case_split == "id" for i in shifted)  # simulated shifts apply to ID cases by default
     assert len({i.seed for i in shifted}) == len(shifted)  # an independent, recorded seed per item
+
+
+def test_units_cut_heavy_cases_and_keep_label_only_items_with_their_clean_item(tmp_path: Path) -> None:
+    spec = yaml.safe_load((ROOT / "protocols" / "smoke.yaml").read_text())
+    spec["dataset"]["params"]["test_subjects"] = 3
+    spec["shifts"] = [
+        {"shift": "bias_field", "severities": [1, 2, 3, 4, 5]},
+        {"shift": "label_dilate", "severities": [1, 3]},
+        {"shift": "blur", "severities": [2, 4]},
+    ]
+    protocol = Protocol.model_validate(spec)
+    plan = make_plan(protocol, list_cases(protocol.dataset, tmp_path))
+    assert len(plan.items) == 3 * (1 + 5 + 2 + 2) + 3  # 3 ID cases with every condition, 3 OOD cases clean
+
+    def key(i: Any) -> tuple[str, str, int]:
+        return (i.record.case_id, i.condition, i.severity)
+
+    assert [sorted(key(i) for i in u) for u in plan.units(1, per_worker=1)] == [
+        sorted(key(i) for i in items) for items in plan.by_case().values()
+    ]  # one unit per case
+    units = plan.units(2)  # 33 items for 2 workers x 8 units: runs of at most 3 items besides free riders
+    size = math.ceil(33 / 16)
+    assert size == 3
+    assert sorted(key(i) for u in units for i in u) == sorted(key(i) for i in plan.items)  # each item once
+    for unit in units:
+        assert len({i.record.case_id for i in unit}) == 1
+        label_only = [i for i in unit if i.condition == "label_dilate"]
+        assert len(unit) - len(label_only) <= size
+        if label_only:  # they reuse the clean prediction: in the clean item's unit, after it
+            assert unit[0].condition == "clean"
+            assert len(label_only) == 2
+    costs = [sum(i.condition != "label_dilate" for i in u) for u in units]
+    assert costs == sorted(costs, reverse=True)  # largest first, so the run ends on small units
+    assert len(units) == 3 * math.ceil(8 / size) + 3
 
 
 def _collect(

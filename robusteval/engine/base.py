@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ENGINES", "Engine", "EngineJob", "ModelSpecLite", "OnCase", "load_models", "torch_threads"]
+__all__ = ["ENGINES", "Engine", "EngineJob", "ModelSpecLite", "OnUnit", "load_models", "torch_threads"]
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -17,7 +17,7 @@ from robusteval.metrics import MetricConfig
 from robusteval.models import ADAPTERS
 from robusteval.registry import Registry
 
-OnCase = Callable[[int, list[dict[str, Any]]], None]  # (number of work items, their rows) per finished case
+OnUnit = Callable[[int, list[dict[str, Any]]], None]  # (number of work items, their rows) per finished unit
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,8 @@ class Engine(ABC):
     doc: ClassVar[str]
 
     @abstractmethod
-    def run(self, job: EngineJob, on_case: OnCase) -> None:
-        """Evaluate every item of the plan with every model; hand each finished case's rows to ``on_case``."""
+    def run(self, job: EngineJob, on_unit: OnUnit) -> None:
+        """Evaluate every item of the plan with every model; hand each finished unit's rows to ``on_unit``."""
 
 
 ENGINES: Registry[type[Engine]] = Registry("engine")

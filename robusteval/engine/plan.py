@@ -8,8 +8,9 @@ clean condition; every other row (other sites' clean cases, any shifted case) is
 
 from __future__ import annotations
 
-__all__ = ["RESULT_COLUMNS", "TIMING_COLUMNS", "Plan", "WorkItem", "make_plan"]
+__all__ = ["RESULT_COLUMNS", "TIMING_COLUMNS", "UNITS_PER_WORKER", "Plan", "WorkItem", "make_plan"]
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,10 @@ RESULT_COLUMNS = (
 # Measured, not computed: kept in the item store and summarized in summary.json, never in cases.csv, so that
 # cases.csv is identical between engines and between an interrupted-and-resumed and an uninterrupted run.
 TIMING_COLUMNS = ("inference_s", "shift_s", "worker")
+# Units of work per parallel worker that ``Plan.units`` aims at: enough that the last unit of a run is small
+# against a worker's share (the tail where one worker waits for another), few enough that loading a case once
+# per unit stays cheap.
+UNITS_PER_WORKER = 8
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,25 @@ class Plan:
         for item in self.items:
             out.setdefault(item.record.case_id, []).append(item)
         return out
+
+    def units(self, workers: int, per_worker: int = UNITS_PER_WORKER) -> list[list[WorkItem]]:
+        """The items cut into units of work for ``workers`` parallel workers, the largest units first.
+
+        A unit is some of one case's items (the case is loaded once per unit). A case is cut into runs of at
+        most ``ceil(items / (workers * per_worker))`` items, so that a few heavy cases (in-distribution cases
+        carry every shifted item) do not leave workers idle at the end of a run. Items whose condition touches
+        only the label ride along with the case's clean item, whose predictions they reuse; they count as free
+        when units are sized and ordered. With ``workers=1, per_worker=1`` each case is one unit.
+        """
+        size = max(1, math.ceil(len(self.items) / (workers * per_worker)))
+        sized: list[tuple[int, list[WorkItem]]] = []
+        for items in self.by_case().values():
+            reuse = [i for i in items if i.condition != "clean" and self.conditions[i.condition].touches_label_only()]
+            rest = [i for i in items if i not in reuse]
+            runs = [rest[k : k + size] for k in range(0, len(rest), size)] or [[]]
+            sized.append((len(runs[0]), runs[0] + reuse))
+            sized.extend((len(run), run) for run in runs[1:])
+        return [unit for _, unit in sorted(sized, key=lambda s: -s[0])]
 
 
 def _applies(spec: ShiftSpec, case_split: str) -> bool:

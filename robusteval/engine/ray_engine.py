@@ -1,11 +1,13 @@
-"""``ray`` engine: cases spread over Ray actors, each holding every model loaded once.
+"""``ray`` engine: units of work (runs of one case's items, ``Plan.units``) spread over Ray actors, each
+holding every model loaded once.
 
-Why actors plus tasks rather than Ray Data: a model must be loaded once per worker and kept (actors do that),
-items are few and heavy (whole 3D volumes), and the per-case order of work (load, shift each condition once,
-run every model) keeps a case's data in one process. A bounded number of cases is in flight, so memory stays
-bounded. Actors restart (bounded) when their process dies, and the lost case is retried. With
-``execution.address`` (or RAY_ADDRESS) the actors run on an existing cluster; nothing assumes one machine:
-cases are read by the worker from the record's paths (shared storage) and rows return through the object store.
+Why actors rather than Ray Data: a model must be loaded once per worker and kept (actors do that), items are
+few and heavy (whole 3D volumes), and a unit's order of work (load the case once, shift each item once, run
+every model) keeps the case's data in one process. Each actor has one unit in flight, so memory stays bounded;
+units go out largest first, and a heavy case is cut into several units, so workers finish together. Actors
+restart (bounded) when their process dies, and the lost unit is retried. With ``execution.address`` (or
+RAY_ADDRESS) the actors run on an existing cluster; nothing assumes one machine: cases are read by the worker
+from the record's paths (shared storage) and rows return through the object store.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import os
 import socket
 from typing import Any
 
-from robusteval.engine.base import ENGINES, Engine, EngineJob, OnCase, load_models
+from robusteval.engine.base import ENGINES, Engine, EngineJob, OnUnit, load_models
+from robusteval.engine.plan import WorkItem
 from robusteval.engine.work import evaluate_case
 
 MAX_RESTARTS = 3
@@ -29,18 +32,15 @@ class _Worker:
 
         torch.set_num_threads(job.threads)
         self.job = job
-        self.cases = list(job.plan.by_case().values())
         self.models = load_models(job.models, job.base_dir, job.device)
         gpus = ",".join(str(g) for g in ray.get_gpu_ids())
         self.identity = f"{socket.gethostname()}:{os.getpid()}" + (f":gpu{gpus}" if gpus else "")
 
-    def evaluate(self, case_index: int) -> tuple[int, list[dict[str, Any]]]:
-        rows = evaluate_case(
-            self.cases[case_index], self.job.plan.conditions, self.models, self.job.metrics, self.job.metric_config
-        )
+    def evaluate(self, unit: list[WorkItem]) -> list[dict[str, Any]]:
+        rows = evaluate_case(unit, self.job.plan.conditions, self.models, self.job.metrics, self.job.metric_config)
         for row in rows:
             row["worker"] = self.identity
-        return case_index, rows
+        return rows
 
     def pid(self) -> int:
         return os.getpid()
@@ -49,7 +49,7 @@ class _Worker:
 class RayEngine(Engine):
     doc = "Ray actors (one model set per worker, GPUs per the execution block); local machine or a cluster."
 
-    def run(self, job: EngineJob, on_case: OnCase) -> None:
+    def run(self, job: EngineJob, on_unit: OnUnit) -> None:
         import ray
         import torch
 
@@ -68,20 +68,19 @@ class RayEngine(Engine):
                 num_cpus=job.threads, num_gpus=per_worker_gpu, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS
             )(_Worker)
             actors: list[Any] = [actor_cls.remote(worker_job) for _ in range(n_workers)]
-            cases = list(job.plan.by_case().values())
-            pending: dict[Any, int] = {}
-            next_case = 0
+            units = job.plan.units(n_workers)
+            pending: dict[Any, tuple[int, int]] = {}  # result ref -> (actor, unit)
+            next_unit = 0
             free = list(range(n_workers))
-            while next_case < len(cases) or pending:
-                while free and next_case < len(cases):
+            while next_unit < len(units) or pending:
+                while free and next_unit < len(units):
                     a = free.pop()
-                    pending[actors[a].evaluate.remote(next_case)] = a
-                    next_case += 1
+                    pending[actors[a].evaluate.remote(units[next_unit])] = (a, next_unit)
+                    next_unit += 1
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
-                    a = pending.pop(ref)
-                    index, rows = ray.get(ref)
-                    on_case(len(cases[index]), rows)
+                    a, u = pending.pop(ref)
+                    on_unit(len(units[u]), ray.get(ref))
                     free.append(a)
             for actor in actors:
                 ray.kill(actor)

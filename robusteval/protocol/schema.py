@@ -250,7 +250,9 @@ Check = Annotated[dict[str, CheckBody], AfterValidator(_known_check)]
 class ExecutionSpec(_Spec):
     """Where and how the work runs."""
 
-    engine: Literal["local", "ray"] = "local"
+    engine: Literal["local", "ray"] = Field(
+        default="ray", description="ray: parallel Ray actors (local Ray or a cluster); local: in process, for debugging"
+    )
     address: str | None = Field(default=None, description="Ray cluster address; default: a local Ray")
     workers: int = Field(default=2, ge=1, description="parallel model workers (Ray actors)")
     threads_per_worker: int = Field(default=1, ge=1, description="torch CPU threads per worker (also local)")
