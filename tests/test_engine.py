@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -14,6 +15,7 @@ import yaml
 
 from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan
+from robusteval.engine.ray_engine import worker_count
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import load_protocol
 from robusteval.protocol.schema import Protocol
@@ -32,7 +34,7 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> EngineJob:
         metrics=["dsc", "hd95"],
         metric_config=MetricConfig(),
         device="auto",  # the CPU here; on the fake GPUs Ray still assigns distinct ids
-        workers=2,
+        workers=None,  # as many as the cluster holds: one per (fake) GPU
     )
 
 
@@ -82,6 +84,19 @@ def test_units_cut_heavy_cases_and_keep_label_only_items_with_their_clean_item(t
     costs = [sum(i.condition != "label_dilate" for i in u) for u in units]
     assert costs == sorted(costs, reverse=True)  # largest first, so the run ends on small units
     assert len(units) == 3 * math.ceil(8 / size) + 3
+
+
+def test_worker_count_follows_the_cluster_unless_set(job: EngineJob) -> None:
+    gib = 1024**3
+    auto = dataclasses.replace(job, workers=None, threads=1, gpus_per_worker=None)
+    assert worker_count(dataclasses.replace(auto, workers=3), {"CPU": 64, "GPU": 8}, use_gpu=True) == 3
+    assert worker_count(auto, {"CPU": 16, "GPU": 4, "memory": 100 * gib}, use_gpu=True) == 4  # one per GPU
+    half = dataclasses.replace(auto, gpus_per_worker=0.5)
+    assert worker_count(half, {"CPU": 16, "GPU": 2}, use_gpu=True) == 4  # two replicas per GPU
+    assert worker_count(auto, {"CPU": 8, "memory": 100 * gib}, use_gpu=False) == 8  # one per CPU
+    assert worker_count(dataclasses.replace(auto, threads=2), {"CPU": 8}, use_gpu=False) == 4
+    assert worker_count(auto, {"CPU": 64, "memory": 16 * gib}, use_gpu=False) == 8  # 2 GiB each: memory caps
+    assert worker_count(auto, {"CPU": 1, "memory": 1 * gib}, use_gpu=False) == 1  # never fewer than one
 
 
 def _collect(

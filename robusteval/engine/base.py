@@ -38,7 +38,7 @@ class EngineJob:
     metrics: list[str]
     metric_config: MetricConfig
     device: str
-    workers: int
+    workers: int | None  # None: as many as the cluster holds (``ray_engine.worker_count``)
     threads: int = 1  # torch threads per worker: equal in every engine, so results are bitwise identical
     gpus_per_worker: float | None = None  # None: the cluster's GPUs shared evenly by the workers
     address: str | None = None

@@ -12,8 +12,9 @@ from the record's paths (shared storage) and rows return through the object stor
 
 from __future__ import annotations
 
-__all__ = ["RayEngine"]
+__all__ = ["RayEngine", "worker_count"]
 
+import math
 import os
 import socket
 from typing import Any
@@ -23,6 +24,9 @@ from robusteval.engine.plan import WorkItem
 from robusteval.engine.work import evaluate_case
 
 MAX_RESTARTS = 3
+# What one CPU worker is allowed by default, to cap the worker count on many-core machines: a worker process
+# with torch, MONAI and the models is 0.5-1 GB, plus the volumes of the unit in flight (1 mm: ~100 MB per copy).
+WORKER_MEMORY_BYTES = 2 * 1024**3
 
 
 class _Worker:
@@ -46,6 +50,20 @@ class _Worker:
         return os.getpid()
 
 
+def worker_count(job: EngineJob, resources: dict[str, float], use_gpu: bool) -> int:
+    """``execution.workers`` if set; else, from the cluster's ``resources`` (Ray's names: CPU, GPU, memory in
+    bytes), one worker per GPU share (``GPU / gpus_per_worker``, one GPU each by default) when on GPUs, or one
+    per ``threads_per_worker`` CPUs, at most one per ``WORKER_MEMORY_BYTES`` of memory, when not."""
+    if job.workers:
+        return job.workers
+    if use_gpu:
+        return max(1, math.floor(resources.get("GPU", 0) / (job.gpus_per_worker or 1.0) + 1e-9))
+    workers = math.floor(resources.get("CPU", 1) / job.threads)
+    if "memory" in resources:
+        workers = min(workers, math.floor(resources["memory"] / WORKER_MEMORY_BYTES))
+    return max(1, workers)
+
+
 class RayEngine(Engine):
     doc = "Ray actors (one model set per worker, GPUs per the execution block); local machine or a cluster."
 
@@ -58,9 +76,10 @@ class RayEngine(Engine):
             address = job.address or os.environ.get("RAY_ADDRESS")
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
-            gpus = float(ray.cluster_resources().get("GPU", 0))  # type: ignore[no-untyped-call]
+            resources = {k: float(v) for k, v in ray.cluster_resources().items()}  # type: ignore[no-untyped-call]
+            gpus = resources.get("GPU", 0.0)
             use_gpu = gpus > 0 and job.device != "cpu"
-            n_workers = job.workers
+            n_workers = worker_count(job, resources, use_gpu)
             per_worker_gpu = (job.gpus_per_worker or min(1.0, gpus / n_workers)) if use_gpu else 0.0
             device = "cuda" if use_gpu and torch.cuda.is_available() else ("cpu" if not use_gpu else job.device)
             worker_job = job if device == job.device else EngineJob(**{**job.__dict__, "device": device})

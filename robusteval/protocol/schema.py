@@ -254,7 +254,12 @@ class ExecutionSpec(_Spec):
         default="ray", description="ray: parallel Ray actors (local Ray or a cluster); local: in process, for debugging"
     )
     address: str | None = Field(default=None, description="Ray cluster address; default: a local Ray")
-    workers: int = Field(default=2, ge=1, description="parallel model workers (Ray actors)")
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="parallel model workers (Ray actors); default: one per GPU share with GPUs, else one per "
+        "threads_per_worker CPUs",
+    )
     threads_per_worker: int = Field(default=1, ge=1, description="torch CPU threads per worker (also local)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     gpus_per_worker: float | None = Field(
