@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan
+from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan, store
 from robusteval.engine.ray_engine import worker_count
+from robusteval.engine.store import item_keys, pending_items
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import load_protocol
 from robusteval.protocol.schema import Protocol
@@ -97,6 +98,16 @@ def test_worker_count_follows_the_cluster_unless_set(job: EngineJob) -> None:
     assert worker_count(dataclasses.replace(auto, threads=2), {"CPU": 8}, use_gpu=False) == 4
     assert worker_count(auto, {"CPU": 64, "memory": 16 * gib}, use_gpu=False) == 8  # 2 GiB each: memory caps
     assert worker_count(auto, {"CPU": 1, "memory": 1 * gib}, use_gpu=False) == 1  # never fewer than one
+
+
+def test_resume_skips_exactly_the_finished_items(job: EngineJob, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = item_keys(job)
+    items = job.plan.items
+    done = {keys[(*i.key, m.name)]: {} for i in items[::2] for m in job.models}  # every other item finished
+    assert [i.key for i in pending_items(job, keys, done)] == [i.key for i in items[1::2]]
+    assert pending_items(job, keys, {k: {} for k in keys.values()}) == []
+    monkeypatch.setattr(store, "__version__", "999.0")  # rows of another robusteval version are not reused
+    assert not set(item_keys(job).values()) & set(keys.values())
 
 
 def _collect(

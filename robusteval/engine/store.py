@@ -1,9 +1,9 @@
-"""Resume: every finished case's rows are appended at once to ``items.jsonl`` in the run dir.
+"""Resume: every finished unit's rows are appended at once to ``items.jsonl`` in the run dir.
 
 Each row is keyed by a content hash of (case data, condition and its options, severity and seed, model weights
-and settings, metric configuration). A rerun skips cases whose rows are all present, so after a crash or
-Ctrl-C the final ``cases.csv`` is identical to an uninterrupted run's. A torn last line (the process killed
-mid-write) is ignored. ``--fresh`` deletes the store first.
+and settings, metric configuration, robusteval's version). A rerun skips every item whose rows are all
+present, so after a crash or Ctrl-C the final ``cases.csv`` is identical to an uninterrupted run's. A torn
+last line (the process killed mid-write) is ignored. ``--fresh`` deletes the store first.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from robusteval import __version__
 from robusteval.engine.base import EngineJob
 from robusteval.engine.plan import WorkItem
 from robusteval.models import ADAPTERS
@@ -43,7 +44,7 @@ def item_keys(job: EngineJob) -> dict[tuple[str, str, int, str], str]:
         files = ADAPTERS.get(m.adapter).referenced_files(m.params, job.base_dir)
         digests = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
         models.append((m.name, _sha(m.name, m.family, m.adapter, m.params, digests)))
-    metric = _sha(sorted(job.metrics), repr(job.metric_config), job.threads, job.device)
+    settings = _sha(sorted(job.metrics), repr(job.metric_config), job.threads, job.device, __version__)
     case_fp: dict[str, str] = {}
     keys = {}
     for item in job.plan.items:
@@ -53,13 +54,13 @@ def item_keys(job: EngineJob) -> dict[tuple[str, str, int, str], str]:
         cond = _condition_spec(job.plan.conditions.get(item.condition))
         for name, model_fp in models:
             keys[(rid, item.condition, item.severity, name)] = _sha(
-                case_fp[rid], item.case_split, item.condition, cond, item.severity, item.seed, model_fp, metric
+                case_fp[rid], item.case_split, item.condition, cond, item.severity, item.seed, model_fp, settings
             )
     return keys
 
 
 class ItemStore:
-    """Append-only JSONL of finished cases: one line ``{"keys": [...], "rows": [...]}`` per case."""
+    """Append-only JSONL of finished units: one line ``{"keys": [...], "rows": [...]}`` per unit."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -93,11 +94,9 @@ def row_key(keys: dict[tuple[str, str, int, str], str], row: dict[str, Any]) -> 
 
 
 def pending_items(job: EngineJob, keys: dict[tuple[str, str, int, str], str], done: dict[str, Any]) -> list[WorkItem]:
-    """Items of every case that has at least one row not yet in the store (a case reruns whole)."""
-    todo_cases = {
-        item.record.case_id
+    """Items with at least one model's row not yet in the store (they rerun with every model)."""
+    return [
+        item
         for item in job.plan.items
-        for m in job.models
-        if keys[(item.record.case_id, item.condition, item.severity, m.name)] not in done
-    }
-    return [item for item in job.plan.items if item.record.case_id in todo_cases]
+        if any(keys[(item.record.case_id, item.condition, item.severity, m.name)] not in done for m in job.models)
+    ]
