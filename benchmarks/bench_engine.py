@@ -10,24 +10,16 @@ from typing import Any
 
 from benchmarks.common import BenchRow
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, EngineJob, ModelSpecLite, make_plan
-from robusteval.metrics import MetricConfig
+from robusteval.engine import ENGINES, EngineJob, make_plan
 from robusteval.protocol import load_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _job(cache: Path) -> EngineJob:
-    protocol = load_protocol(ROOT / "benchmarks" / "engine.yaml")
-    return EngineJob(
-        plan=make_plan(protocol, list_cases(protocol.dataset, cache)),
-        models=[ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models],
-        base_dir=ROOT / "benchmarks",
-        metrics=list(protocol.metrics.panel),
-        metric_config=MetricConfig(),
-        device="cpu",
-        workers=1,
-    )
+    path = ROOT / "benchmarks" / "engine.yaml"
+    protocol = load_protocol(path)
+    return EngineJob.from_protocol(protocol, make_plan(protocol, list_cases(protocol.dataset, cache)), path)
 
 
 def _timed(engine: str, job: EngineJob) -> tuple[float, list[dict[str, Any]]]:

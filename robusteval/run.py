@@ -26,9 +26,8 @@ import pandas as pd
 
 from robusteval import __version__
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, RESULT_COLUMNS, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan
+from robusteval.engine import ENGINES, RESULT_COLUMNS, TIMING_COLUMNS, EngineJob, make_plan
 from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
-from robusteval.metrics import MetricConfig
 from robusteval.protocol import Protocol, protocol_sha256
 from robusteval.serialize import json_safe
 from robusteval.stats import StatsSettings, summarize
@@ -167,19 +166,7 @@ def run_protocol(
     records = list_cases(protocol.dataset, cache_dir)
     plan = make_plan(protocol, records)
     engine_name = engine or protocol.execution.engine
-    models = [ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models]
-    job = EngineJob(
-        plan=plan,
-        models=models,
-        base_dir=protocol_path.resolve().parent,
-        metrics=list(protocol.metrics.panel),
-        metric_config=MetricConfig(**protocol.metrics.config_fields()),
-        device=protocol.execution.device,
-        workers=protocol.execution.workers,
-        threads=protocol.execution.threads_per_worker,
-        gpus_per_worker=protocol.execution.gpus_per_worker,
-        address=protocol.execution.address,
-    )
+    job = EngineJob.from_protocol(protocol, plan, protocol_path)
     store = ItemStore(out_dir / "items.jsonl")
     if fresh:
         store.clear()
@@ -187,7 +174,7 @@ def run_protocol(
     done = store.load()
     todo = pending_items(job, keys, done)
     log(
-        f"{len(records)} cases listed, {len(plan.items)} work items x {len(models)} models, engine {engine_name}"
+        f"{len(records)} cases listed, {len(plan.items)} work items x {len(job.models)} models, engine {engine_name}"
         + (f"; resuming: {len(plan.items) - len(todo)} items already done" if len(todo) < len(plan.items) else "")
     )
 
@@ -203,7 +190,7 @@ def run_protocol(
             ENGINES.get(engine_name)().run(replace(job, plan=replace(plan, items=todo)), on_unit)
     t_engine = time.perf_counter() - t0
     metric_cols = list(protocol.metrics.panel)
-    ordered = [done[keys[(i.record.case_id, i.condition, i.severity, m.name)]] for i in plan.items for m in models]
+    ordered = [done[keys[(i.record.case_id, i.condition, i.severity, m.name)]] for i in plan.items for m in job.models]
     cases = pd.DataFrame(ordered, columns=[*RESULT_COLUMNS, *metric_cols])
     cases.to_csv(out_dir / "cases.csv", index=False)
     timings = pd.DataFrame(ordered, columns=["model", "status", *TIMING_COLUMNS])

@@ -15,6 +15,7 @@ from robusteval.engine.plan import Plan
 from robusteval.engine.work import ModelRuntime
 from robusteval.metrics import MetricConfig
 from robusteval.models import ADAPTERS
+from robusteval.protocol.schema import Protocol
 from robusteval.registry import Registry
 
 OnUnit = Callable[[int, list[dict[str, Any]]], None]  # (number of work items, their rows) per finished unit
@@ -42,6 +43,24 @@ class EngineJob:
     threads: int = 1  # torch threads per worker: equal in every engine, so results are bitwise identical
     gpus_per_worker: float | None = None  # None: the cluster's GPUs shared evenly by the workers
     address: str | None = None
+
+    @classmethod
+    def from_protocol(cls, protocol: Protocol, plan: Plan, protocol_path: Path) -> EngineJob:
+        """The job a protocol asks for (its models, metrics and ``execution:`` block) over ``plan``; relative
+        paths in model parameters resolve against the protocol file's folder."""
+        ex = protocol.execution
+        return cls(
+            plan=plan,
+            models=[ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models],
+            base_dir=protocol_path.resolve().parent,
+            metrics=list(protocol.metrics.panel),
+            metric_config=MetricConfig(**protocol.metrics.config_fields()),
+            device=ex.device,
+            workers=ex.workers,
+            threads=ex.threads_per_worker,
+            gpus_per_worker=ex.gpus_per_worker,
+            address=ex.address,
+        )
 
 
 def load_models(models: list[ModelSpecLite], base_dir: Path, device: str) -> list[ModelRuntime]:
