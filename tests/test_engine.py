@@ -193,3 +193,58 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_run_completes(
     pids = {int(str(r["worker"]).split(":")[1]) for r in rows}
     assert killed[0] not in pids  # the killed process delivered nothing: its case ran again elsewhere
     assert len(pids) == 2  # the surviving worker and the restarted one
+
+
+CRASHING_NET = """
+import os
+
+import torch
+
+
+class Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(2, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if float(x.max()) > 500:  # the 'bad' case: its process dies, as in a segfault or an out-of-memory kill
+            os._exit(1)
+        return self.conv(x)
+
+
+def build() -> Net:
+    return Net()
+"""
+
+
+def test_a_unit_that_kills_its_worker_every_time_fails_with_a_reason_and_the_run_goes_on(
+    tmp_path: Path, ray_with_fake_gpus: None
+) -> None:
+    import nibabel as nib
+    import numpy as np
+
+    rows = ["case_id,subject_id,site,scanner,partition,flair,t1,label"]
+    for cid, level in (("good", 1.0), ("bad", 1000.0)):
+        img = np.full((24, 24, 24), level, np.float32)
+        lab = np.zeros((24, 24, 24), np.uint8)
+        lab[10:14, 10:14, 10:14] = 1
+        for name, arr in (("flair", img), ("t1", img), ("label", lab)):
+            nib.save(nib.Nifti1Image(arr, np.eye(4)), tmp_path / f"{cid}_{name}.nii.gz")
+        rows.append(f"{cid},{cid},A,s,test,{cid}_flair.nii.gz,{cid}_t1.nii.gz,{cid}_label.nii.gz")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "crashnet.py").write_text(CRASHING_NET)
+    (tmp_path / "p.yaml").write_text(
+        "name: crash\ndataset:\n  source: manifest\n  path: manifest.csv\n"
+        "  split:\n    in_distribution: {site: [A]}\n"
+        "models:\n  - {name: net, family: cnn, adapter: python, params: {function: 'crashnet:build', "
+        "normalization: none, roi_size: [32, 32, 32], amp: false}}\n"
+        "metrics: {panel: [dsc]}\nexecution: {engine: ray, device: cpu, workers: 2, retries: 1}\n"
+    )
+    protocol = load_protocol(tmp_path / "p.yaml")
+    job = EngineJob.from_protocol(
+        protocol, make_plan(protocol, list_cases(protocol.dataset, tmp_path)), tmp_path / "p.yaml"
+    )
+    got = {r["case_id"]: r for r in _collect("ray", job)}
+    assert got["good"]["status"] == "ok"
+    assert got["bad"]["status"] == "failed"
+    assert got["bad"]["error"] == "the worker process died on this unit 2 times (ActorDiedError)"

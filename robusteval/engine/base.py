@@ -43,6 +43,7 @@ class EngineJob:
     threads: int = 1  # torch threads per worker: equal in every engine, so results are bitwise identical
     gpus_per_worker: float | None = None  # None: the cluster's GPUs shared evenly by the workers
     address: str | None = None
+    retries: int = 3  # times a unit runs again after its worker process died; then its items fail with a reason
 
     @classmethod
     def from_protocol(cls, protocol: Protocol, plan: Plan, protocol_path: Path) -> EngineJob:
@@ -60,6 +61,7 @@ class EngineJob:
             threads=ex.threads_per_worker,
             gpus_per_worker=ex.gpus_per_worker,
             address=ex.address,
+            retries=ex.retries,
         )
 
 

@@ -21,9 +21,8 @@ from typing import Any
 
 from robusteval.engine.base import ENGINES, Engine, EngineJob, OnUnit, load_models
 from robusteval.engine.plan import WorkItem
-from robusteval.engine.work import evaluate_case
+from robusteval.engine.work import evaluate_case, failed_rows
 
-MAX_RESTARTS = 3
 # What one CPU worker is allowed by default, to cap the worker count on many-core machines: a worker process
 # with torch, MONAI and the models is 0.5-1 GB, plus the volumes of the unit in flight (1 mm: ~100 MB per copy).
 WORKER_MEMORY_BYTES = 2 * 1024**3
@@ -75,6 +74,7 @@ class RayEngine(Engine):
         if started_here:
             address = job.address or os.environ.get("RAY_ADDRESS")
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        actors: list[Any] = []
         try:
             resources = {k: float(v) for k, v in ray.cluster_resources().items()}  # type: ignore[no-untyped-call]
             gpus = resources.get("GPU", 0.0)
@@ -84,10 +84,12 @@ class RayEngine(Engine):
             device = "cuda" if use_gpu and torch.cuda.is_available() else ("cpu" if not use_gpu else job.device)
             worker_job = job if device == job.device else EngineJob(**{**job.__dict__, "device": device})
             actor_cls: Any = ray.remote(
-                num_cpus=job.threads, num_gpus=per_worker_gpu, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS
+                num_cpus=job.threads, num_gpus=per_worker_gpu, max_restarts=job.retries, max_task_retries=job.retries
             )(_Worker)
-            actors: list[Any] = [actor_cls.remote(worker_job) for _ in range(n_workers)]
+            actors.extend(actor_cls.remote(worker_job) for _ in range(n_workers))
+            ray.get([actor.pid.remote() for actor in actors])  # a model that cannot load stops the run here
             units = job.plan.units(n_workers)
+            models = [(m.name, m.family) for m in job.models]
             pending: dict[Any, tuple[int, int]] = {}  # result ref -> (actor, unit)
             next_unit = 0
             free = list(range(n_workers))
@@ -99,11 +101,17 @@ class RayEngine(Engine):
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
                     a, u = pending.pop(ref)
-                    on_unit(len(units[u]), ray.get(ref))
+                    try:
+                        rows = ray.get(ref)
+                    except ray.exceptions.RayActorError as exc:  # the unit killed its worker every time it ran
+                        reason = f"the worker process died on this unit {job.retries + 1} times ({type(exc).__name__})"
+                        rows = failed_rows(units[u], models, job.plan.conditions, reason)
+                        actors[a] = actor_cls.remote(worker_job)  # the dead actor's place, for the other units
+                    on_unit(len(units[u]), rows)
                     free.append(a)
+        finally:
             for actor in actors:
                 ray.kill(actor)
-        finally:
             if started_here:
                 ray.shutdown()
 

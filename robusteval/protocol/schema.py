@@ -265,6 +265,12 @@ class ExecutionSpec(_Spec):
     gpus_per_worker: float | None = Field(
         default=None, gt=0, description="GPU share per Ray worker (0.5: two replicas per GPU); default: even split"
     )
+    retries: int = Field(
+        default=3,
+        ge=0,
+        description="times a unit of work runs again after its worker process died (crash, out of memory); "
+        "after that its items are recorded as failed with the reason and the run goes on",
+    )
 
 
 class ReportSpec(_Spec):
