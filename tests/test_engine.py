@@ -17,6 +17,7 @@ from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan, store
 from robusteval.engine.ray_engine import worker_count
 from robusteval.engine.store import item_keys, pending_items
+from robusteval.errors import RobustEvalError
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import load_protocol
 from robusteval.protocol.schema import Protocol
@@ -248,3 +249,15 @@ def test_a_unit_that_kills_its_worker_every_time_fails_with_a_reason_and_the_run
     assert got["good"]["status"] == "ok"
     assert got["bad"]["status"] == "failed"
     assert got["bad"]["error"] == "the worker process died on this unit 2 times (ActorDiedError)"
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_a_model_that_cannot_load_stops_the_run_with_its_name_and_reason(
+    engine: str, job: EngineJob, tmp_path: Path, ray_with_fake_gpus: None
+) -> None:
+    (tmp_path / "brokennet.py").write_text("def build():\n    raise ValueError('layer 3 does not exist')\n")
+    broken = ModelSpecLite("broken", "cnn", "python", {"function": "brokennet:build"})
+    bad = dataclasses.replace(job, models=[broken], base_dir=tmp_path, device="cpu")
+    with pytest.raises(RobustEvalError) as info:
+        ENGINES.get(engine)().run(bad, lambda n, rows: None)
+    assert str(info.value) == "model broken: cannot be loaded: ValueError: layer 3 does not exist"

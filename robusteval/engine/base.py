@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from robusteval.engine.plan import Plan
 from robusteval.engine.work import ModelRuntime
+from robusteval.errors import RobustEvalError
 from robusteval.metrics import MetricConfig
 from robusteval.models import ADAPTERS
 from robusteval.protocol.schema import Protocol
@@ -66,8 +67,17 @@ class EngineJob:
 
 
 def load_models(models: list[ModelSpecLite], base_dir: Path, device: str) -> list[ModelRuntime]:
-    """Build every model once (per process)."""
-    return [ModelRuntime(m.name, m.family, ADAPTERS.get(m.adapter)(m.name, m.params, base_dir, device)) for m in models]
+    """Build every model once (per process); RobustEvalError naming the model that cannot be built."""
+    out = []
+    for m in models:
+        try:
+            adapter = ADAPTERS.get(m.adapter)(m.name, m.params, base_dir, device)
+        except RobustEvalError:
+            raise
+        except Exception as exc:
+            raise RobustEvalError(f"model {m.name}: cannot be loaded: {type(exc).__name__}: {exc}") from exc
+        out.append(ModelRuntime(m.name, m.family, adapter))
+    return out
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from typing import Any
 from robusteval.engine.base import ENGINES, Engine, EngineJob, OnUnit, load_models
 from robusteval.engine.plan import WorkItem
 from robusteval.engine.work import evaluate_case, failed_rows
+from robusteval.errors import RobustEvalError
 
 # What one CPU worker is allowed by default, to cap the worker count on many-core machines: a worker process
 # with torch, MONAI and the models is 0.5-1 GB, plus the volumes of the unit in flight (1 mm: ~100 MB per copy).
@@ -63,6 +64,13 @@ def worker_count(job: EngineJob, resources: dict[str, float], use_gpu: bool) -> 
     return max(1, workers)
 
 
+def _creation_error(exc: Exception) -> str:
+    """The message of the exception a Ray actor's ``__init__`` raised (the last line of Ray's report)."""
+    last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    kind, sep, message = last.partition(": ")
+    return message if sep and kind.rsplit(".", 1)[-1].endswith("Error") else last
+
+
 class RayEngine(Engine):
     doc = "Ray actors (one model set per worker, GPUs per the execution block); local machine or a cluster."
 
@@ -87,7 +95,10 @@ class RayEngine(Engine):
                 num_cpus=job.threads, num_gpus=per_worker_gpu, max_restarts=job.retries, max_task_retries=job.retries
             )(_Worker)
             actors.extend(actor_cls.remote(worker_job) for _ in range(n_workers))
-            ray.get([actor.pid.remote() for actor in actors])  # a model that cannot load stops the run here
+            try:
+                ray.get([actor.pid.remote() for actor in actors])
+            except ray.exceptions.RayActorError as exc:  # a model that cannot load stops the run, as in local
+                raise RobustEvalError(_creation_error(exc)) from None
             units = job.plan.units(n_workers)
             models = [(m.name, m.family) for m in job.models]
             pending: dict[Any, tuple[int, int]] = {}  # result ref -> (actor, unit)
