@@ -15,7 +15,7 @@ import yaml
 
 from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan, store
-from robusteval.engine.ray_engine import worker_count
+from robusteval.engine.ray_engine import gpu_share, worker_count
 from robusteval.engine.store import item_keys, pending_items
 from robusteval.errors import RobustEvalError
 from robusteval.metrics import MetricConfig
@@ -90,15 +90,24 @@ def test_units_cut_heavy_cases_and_keep_label_only_items_with_their_clean_item(t
 
 def test_worker_count_follows_the_cluster_unless_set(job: EngineJob) -> None:
     gib = 1024**3
-    auto = dataclasses.replace(job, workers=None, threads=1, gpus_per_worker=None)
-    assert worker_count(dataclasses.replace(auto, workers=3), {"CPU": 64, "GPU": 8}, use_gpu=True) == 3
-    assert worker_count(auto, {"CPU": 16, "GPU": 4, "memory": 100 * gib}, use_gpu=True) == 4  # one per GPU
-    half = dataclasses.replace(auto, gpus_per_worker=0.5)
-    assert worker_count(half, {"CPU": 16, "GPU": 2}, use_gpu=True) == 4  # two replicas per GPU
-    assert worker_count(auto, {"CPU": 8, "memory": 100 * gib}, use_gpu=False) == 8  # one per CPU
-    assert worker_count(dataclasses.replace(auto, threads=2), {"CPU": 8}, use_gpu=False) == 4
-    assert worker_count(auto, {"CPU": 64, "memory": 16 * gib}, use_gpu=False) == 8  # 2 GiB each: memory caps
-    assert worker_count(auto, {"CPU": 1, "memory": 1 * gib}, use_gpu=False) == 1  # never fewer than one
+    auto = dataclasses.replace(job, workers=None, threads=1, gpus_per_worker=None, device="auto")
+    assert gpu_share(auto, 4) == 1.0
+    assert gpu_share(auto, 0) == gpu_share(dataclasses.replace(auto, device="cpu"), 4) == 0.0
+    assert gpu_share(dataclasses.replace(auto, workers=4), 1) == 0.25  # 4 workers share one GPU
+    assert gpu_share(dataclasses.replace(auto, gpus_per_worker=0.5), 2) == 0.5
+
+    assert worker_count(auto, {"CPU": 16, "GPU": 4, "memory": 100 * gib}, 1.0) == 4  # one per GPU
+    assert worker_count(auto, {"CPU": 16, "GPU": 2}, 0.5) == 4  # two replicas per GPU
+    assert worker_count(auto, {"CPU": 3, "GPU": 2}, 0.5) == 3  # ... as far as the CPUs go
+    assert worker_count(auto, {"CPU": 8, "memory": 100 * gib}, 0.0) == 8  # one per CPU
+    assert worker_count(dataclasses.replace(auto, threads=2), {"CPU": 8}, 0.0) == 4
+    assert worker_count(auto, {"CPU": 64, "memory": 16 * gib}, 0.0) == 8  # 2 GiB each: memory caps
+    assert worker_count(auto, {"CPU": 1, "memory": 1 * gib}, 0.0) == 1  # never fewer than one
+    assert worker_count(dataclasses.replace(auto, workers=3), {"CPU": 64, "GPU": 8}, 1.0) == 3
+    with pytest.warns(RuntimeWarning, match="4 workers do not fit the Ray cluster at once; using 2"):
+        assert worker_count(dataclasses.replace(auto, workers=4, threads=2), {"CPU": 4}, 0.0) == 2
+    with pytest.raises(RobustEvalError, match="one worker needs 4 CPU"):
+        worker_count(dataclasses.replace(auto, threads=4), {"CPU": 2}, 0.0)
 
 
 def test_resume_skips_exactly_the_finished_items(job: EngineJob, monkeypatch: pytest.MonkeyPatch) -> None:

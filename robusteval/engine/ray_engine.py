@@ -12,11 +12,12 @@ from the record's paths (shared storage) and rows return through the object stor
 
 from __future__ import annotations
 
-__all__ = ["RayEngine", "worker_count"]
+__all__ = ["RayEngine", "gpu_share", "worker_count"]
 
 import math
 import os
 import socket
+import warnings
 from typing import Any
 
 from robusteval.engine.base import ENGINES, Engine, EngineJob, OnUnit, load_models
@@ -50,18 +51,43 @@ class _Worker:
         return os.getpid()
 
 
-def worker_count(job: EngineJob, resources: dict[str, float], use_gpu: bool) -> int:
-    """``execution.workers`` if set; else, from the cluster's ``resources`` (Ray's names: CPU, GPU, memory in
-    bytes), one worker per GPU share (``GPU / gpus_per_worker``, one GPU each by default) when on GPUs, or one
-    per ``threads_per_worker`` CPUs, at most one per ``WORKER_MEMORY_BYTES`` of memory, when not."""
+def worker_count(job: EngineJob, resources: dict[str, float], gpu_share: float) -> int:
+    """How many actors, each with ``threads_per_worker`` CPUs and ``gpu_share`` GPUs, to start on a cluster with
+    ``resources`` (Ray's names: CPU, GPU, memory in bytes).
+
+    ``execution.workers`` if set, lowered (with a warning) to what the cluster can hold at once, since actors
+    beyond that would wait for resources forever. Unset: as many as it holds: one per GPU share on GPUs, else
+    one per ``threads_per_worker`` CPUs and at most one per ``WORKER_MEMORY_BYTES`` of memory.
+    """
+    fits = math.floor(resources.get("CPU", 0) / job.threads + 1e-9)
+    if gpu_share > 0:
+        fits = min(fits, math.floor(resources.get("GPU", 0) / gpu_share + 1e-9))
+    if fits < 1:
+        raise RobustEvalError(
+            f"execution: one worker needs {job.threads} CPU(s) and {gpu_share:g} GPU(s); the Ray cluster has "
+            f"{resources.get('CPU', 0):g} CPU(s) and {resources.get('GPU', 0):g} GPU(s)"
+        )
     if job.workers:
-        return job.workers
-    if use_gpu:
-        return max(1, math.floor(resources.get("GPU", 0) / (job.gpus_per_worker or 1.0) + 1e-9))
-    workers = math.floor(resources.get("CPU", 1) / job.threads)
-    if "memory" in resources:
-        workers = min(workers, math.floor(resources["memory"] / WORKER_MEMORY_BYTES))
-    return max(1, workers)
+        if job.workers > fits:
+            warnings.warn(
+                f"execution.workers: {job.workers} workers do not fit the Ray cluster at once; using {fits}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return min(job.workers, fits)
+    if gpu_share == 0 and "memory" in resources:
+        fits = min(fits, max(1, math.floor(resources["memory"] / WORKER_MEMORY_BYTES)))
+    return fits
+
+
+def gpu_share(job: EngineJob, gpus: float) -> float:
+    """GPUs per actor: ``execution.gpus_per_worker``, else the GPUs split evenly among ``execution.workers``
+    (at most one each), else one; 0 without GPUs or with ``device: cpu``."""
+    if gpus <= 0 or job.device == "cpu":
+        return 0.0
+    if job.gpus_per_worker:
+        return job.gpus_per_worker
+    return min(1.0, gpus / job.workers) if job.workers else 1.0
 
 
 def _creation_error(exc: Exception) -> str:
@@ -85,10 +111,9 @@ class RayEngine(Engine):
         actors: list[Any] = []
         try:
             resources = {k: float(v) for k, v in ray.cluster_resources().items()}  # type: ignore[no-untyped-call]
-            gpus = resources.get("GPU", 0.0)
-            use_gpu = gpus > 0 and job.device != "cpu"
-            n_workers = worker_count(job, resources, use_gpu)
-            per_worker_gpu = (job.gpus_per_worker or min(1.0, gpus / n_workers)) if use_gpu else 0.0
+            per_worker_gpu = gpu_share(job, resources.get("GPU", 0.0))
+            use_gpu = per_worker_gpu > 0
+            n_workers = worker_count(job, resources, per_worker_gpu)
             device = "cuda" if use_gpu and torch.cuda.is_available() else ("cpu" if not use_gpu else job.device)
             worker_job = job if device == job.device else EngineJob(**{**job.__dict__, "device": device})
             actor_cls: Any = ray.remote(
