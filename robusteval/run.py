@@ -217,6 +217,8 @@ def run_protocol(
             "end_time": dt.datetime.now(dt.UTC).isoformat(),
             "timings_s": {"engine": round(t_engine, 2), "total": round(time.perf_counter() - t0, 2)},
             "inference_s_median": {str(k): round(float(v), 4) for k, v in ok_timings.median().items()},
+            # which process computed how many rows (host:pid, plus :gpuN on a GPU): shows the parallelism a run got
+            "rows_per_worker": {str(k): int(v) for k, v in timings["worker"].value_counts().sort_index().items()},
         },
         "dataset": {
             "listed": len(records),

@@ -72,6 +72,9 @@ def test_summary_means_equal_cases_csv_means(smoke_run: tuple[int, Path]) -> Non
     assert len(prov["protocol_sha256"]) == 64
     assert {"torch", "monai", "torchio", "numpy"} <= set(prov["packages"])
     assert prov["seeds"]["protocol"] == 0
+    ((worker, n_rows),) = prov["rows_per_worker"].items()  # the local engine: this process did all 8 rows
+    assert worker.startswith("local:")
+    assert n_rows == len(cases) == 8
     cells = summary["cells"]
     assert cells
     for cell in cells:
@@ -199,6 +202,9 @@ def test_driver_killed_mid_run_then_rerun_gives_identical_results(
     assert f"resuming: {finished} items already done" in res.stderr
     keys = _stored_keys(store)
     assert len(keys) == len(set(keys)) == 8  # every row computed once: nothing finished was recomputed
+    workers = json.loads((out / "summary.json").read_text())["provenance"]["rows_per_worker"]
+    assert sum(workers.values()) == 8
+    assert len(workers) >= 2  # workers of the killed run and of the rerun: none recomputed the other's rows
     assert (out / "cases.csv").read_text() == (reference / "cases.csv").read_text()
 
 
