@@ -6,7 +6,9 @@ import dataclasses
 import math
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +272,35 @@ def test_a_model_that_cannot_load_stops_the_run_with_its_name_and_reason(
     with pytest.raises(RobustEvalError) as info:
         ENGINES.get(engine)().run(bad, lambda n, rows: None)
     assert str(info.value) == "model broken: cannot be loaded: ValueError: layer 3 does not exist"
+
+
+def _read_only_by(pid: int, loader: Callable[[], Any]) -> Any:
+    if os.getpid() != pid:
+        raise RuntimeError("a worker read the case files")
+    return loader()
+
+
+def test_cases_travel_through_the_object_store_when_asked(
+    job: EngineJob, local_rows: list[dict[str, Any]], ray_with_fake_gpus: None
+) -> None:
+    """As on a cluster without shared storage: the workers never read case files, the driver sends the cases."""
+    import ray.cloudpickle
+
+    pid = os.getpid()
+    items = [
+        dataclasses.replace(
+            i, record=dataclasses.replace(i.record, loader=partial(_read_only_by, pid, i.record.loader))
+        )
+        for i in job.plan.items
+    ]
+    driver_only = dataclasses.replace(job, plan=dataclasses.replace(job.plan, items=items), device="cpu")
+    module = sys.modules[__name__]
+    ray.cloudpickle.register_pickle_by_value(module)  # the workers cannot import this test module
+    try:
+        shipped = _collect("ray", dataclasses.replace(driver_only, ship_cases=True))
+        unshipped = _collect("ray", dataclasses.replace(driver_only, ship_cases=False))  # the control
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(module)
+    assert _results(shipped) == _results(local_rows)
+    assert {r["status"] for r in unshipped} == {"failed"}
+    assert all("a worker read the case files" in r["error"] for r in unshipped)

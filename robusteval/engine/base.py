@@ -45,6 +45,7 @@ class EngineJob:
     gpus_per_worker: float | None = None  # None: the cluster's GPUs shared evenly by the workers
     address: str | None = None
     retries: int = 3  # times a unit runs again after its worker process died; then its items fail with a reason
+    ship_cases: bool | None = None  # send case data through Ray's object store; None: on clusters of 2+ nodes
 
     @classmethod
     def from_protocol(cls, protocol: Protocol, plan: Plan, protocol_path: Path) -> EngineJob:
@@ -63,6 +64,7 @@ class EngineJob:
             gpus_per_worker=ex.gpus_per_worker,
             address=ex.address,
             retries=ex.retries,
+            ship_cases=ex.ship_cases,
         )
 
 

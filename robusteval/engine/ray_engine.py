@@ -20,6 +20,7 @@ import socket
 import warnings
 from typing import Any
 
+from robusteval.data.case import Case
 from robusteval.engine.base import ENGINES, Engine, EngineJob, OnUnit, load_models
 from robusteval.engine.plan import WorkItem
 from robusteval.engine.work import evaluate_case, failed_rows
@@ -41,8 +42,9 @@ class _Worker:
         gpus = ",".join(str(g) for g in ray.get_gpu_ids())
         self.identity = f"{socket.gethostname()}:{os.getpid()}" + (f":gpu{gpus}" if gpus else "")
 
-    def evaluate(self, unit: list[WorkItem]) -> list[dict[str, Any]]:
-        rows = evaluate_case(unit, self.job.plan.conditions, self.models, self.job.metrics, self.job.metric_config)
+    def evaluate(self, unit: list[WorkItem], case: Case | None = None) -> list[dict[str, Any]]:
+        job = self.job
+        rows = evaluate_case(unit, job.plan.conditions, self.models, job.metrics, job.metric_config, case)
         for row in rows:
             row["worker"] = self.identity
         return rows
@@ -97,6 +99,15 @@ def _creation_error(exc: Exception) -> str:
     return message if sep and kind.rsplit(".", 1)[-1].endswith("Error") else last
 
 
+def _driver_copy(unit: list[WorkItem]) -> Case | None:
+    """The unit's case as read by the driver, to travel through the object store; None when the driver cannot
+    read it (the worker then tries, and a bad case fails there with its reason)."""
+    try:
+        return unit[0].record.load()
+    except Exception:
+        return None
+
+
 class RayEngine(Engine):
     doc = "Ray actors (one model set per worker, GPUs per the execution block); local machine or a cluster."
 
@@ -125,6 +136,9 @@ class RayEngine(Engine):
             except ray.exceptions.RayActorError as exc:  # a model that cannot load stops the run, as in local
                 raise RobustEvalError(_creation_error(exc)) from None
             units = job.plan.units(n_workers)
+            ship = job.ship_cases
+            if ship is None:  # several machines: do not assume they share the storage the cases are on
+                ship = len([node for node in ray.nodes() if node["Alive"]]) > 1  # type: ignore[no-untyped-call]
             models = [(m.name, m.family) for m in job.models]
             pending: dict[Any, tuple[int, int]] = {}  # result ref -> (actor, unit)
             next_unit = 0
@@ -132,7 +146,8 @@ class RayEngine(Engine):
             while next_unit < len(units) or pending:
                 while free and next_unit < len(units):
                     a = free.pop()
-                    pending[actors[a].evaluate.remote(units[next_unit])] = (a, next_unit)
+                    unit = units[next_unit]
+                    pending[actors[a].evaluate.remote(unit, _driver_copy(unit) if ship else None)] = (a, next_unit)
                     next_unit += 1
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:

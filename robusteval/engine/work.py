@@ -119,11 +119,13 @@ def evaluate_case(
     models: Sequence[ModelRuntime],
     metrics: Sequence[str],
     metric_config: MetricConfig,
+    case: Case | None = None,
 ) -> list[dict[str, Any]]:
-    """All rows for one case's items: load once, shift each item once, reuse predictions for label-only shifts."""
+    """All rows for one case's items: load once (unless ``case`` is given: loaded elsewhere, e.g. by the driver
+    of a cluster without shared storage), shift each item once, reuse predictions for label-only shifts."""
     model_pairs = [(m.name, m.family) for m in models]
     try:
-        case = items[0].record.load()
+        case = items[0].record.load() if case is None else case
     except Exception as exc:  # a bad case: every item of it fails with the reason
         return failed_rows(items, model_pairs, conditions, _reason(exc))
     rows: list[dict[str, Any]] = []

@@ -271,6 +271,11 @@ class ExecutionSpec(_Spec):
         description="times a unit of work runs again after its worker process died (crash, out of memory); "
         "after that its items are recorded as failed with the reason and the run goes on",
     )
+    ship_cases: bool | None = Field(
+        default=None,
+        description="the driver reads each case and sends it to the workers through Ray's object store (for "
+        "clusters without shared storage); default: on clusters of more than one node",
+    )
 
 
 class ReportSpec(_Spec):
