@@ -6,8 +6,9 @@ few and heavy (whole 3D volumes), and a unit's order of work (load the case once
 every model) keeps the case's data in one process. Each actor has one unit in flight, so memory stays bounded;
 units go out largest first, and a heavy case is cut into several units, so workers finish together. Actors
 restart (bounded) when their process dies, and the lost unit is retried. With ``execution.address`` (or
-RAY_ADDRESS) the actors run on an existing cluster; nothing assumes one machine: cases are read by the worker
-from the record's paths (shared storage) and rows return through the object store.
+RAY_ADDRESS) the actors run on an existing cluster; nothing assumes one machine: on one node workers read cases
+from the records' paths, on several (or with ``execution.ship_cases``) the driver sends each unit's case through
+the object store; rows return through it.
 """
 
 from __future__ import annotations
