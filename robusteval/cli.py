@@ -76,12 +76,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         for entry in zoo_entries():
             card = load_card(entry)
             dsc = card.get("metrics", {}).get("id_test_dsc")
+            n = card.get("parameters")
+            size = f"{n:,} parameters" if isinstance(n, int) else "no network parameters"
             rows.append(
-                (
-                    f"zoo {entry}",
-                    f"[{card['family']}] {card['architecture']}, {card['parameters']:,} "
-                    f"parameters, in-distribution test DSC {dsc}",
-                )
+                (f"zoo {entry}", f"[{card['family']}] {card['architecture']}, {size}, in-distribution test DSC {dsc}")
             )
     elif args.what == "engines":
         from robusteval.engine import ENGINES

@@ -29,7 +29,9 @@ class Case:
 
     ``images`` maps a modality name (``flair``, ``t1``...) to a 3D float32 array; all share ``affine``
     (voxel -> world mm, RAS). ``label`` is the binary reference; ``ignore`` marks voxels excluded from every
-    metric (e.g. WMH-2017 label 2), or is None.
+    metric (e.g. WMH-2017 label 2), or is None. ``annotations`` maps a rater name (``rater2``...) to that
+    rater's binary mask on the same grid: other annotators of the case, scored by the ``rater`` adapter as the
+    human baseline. Spatial shifts move them with the label; label noise leaves them alone.
     """
 
     case_id: str
@@ -41,6 +43,7 @@ class Case:
     affine: NDArray[np.float64]
     ignore: MaskArray | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    annotations: Mapping[str, MaskArray] = field(default_factory=dict)
 
     @property
     def spacing_mm(self) -> tuple[float, float, float]:

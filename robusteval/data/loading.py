@@ -2,8 +2,8 @@
 
 Checks, each a :class:`CaseError` naming the file and the reason: file missing; unreadable (corrupt or
 truncated gzip, not a NIfTI); not 3D (a 4D file with one volume is accepted); NaN/Inf voxels; a singular or
-non-finite affine; a modality or the label on another grid (shape, or voxel corners more than
-``AFFINE_TOLERANCE_MM`` apart); label values outside ``label_values``.
+non-finite affine; a modality, the label or another rater's annotation on another grid (shape, or voxel
+corners more than ``AFFINE_TOLERANCE_MM`` apart); label or annotation values outside ``label_values``.
 """
 
 from __future__ import annotations
@@ -110,12 +110,15 @@ def load_case(
     ignore_value: int | None = None,
     foreground: tuple[int, ...] = (1,),
     metadata: Mapping[str, Any] | None = None,
+    annotations: Mapping[str, Path] | None = None,
 ) -> Case:
-    """Load and check a case. All modalities and the label must share one grid.
+    """Load and check a case. All modalities, the label and the annotations must share one grid.
 
     The reference label is ``label in foreground``; voxels equal to ``ignore_value`` (e.g. 2 in WMH-2017)
     become the ignore mask (None when there are none); any value outside ``label_values`` is an error.
-    Images are returned as float32, the affine of the first modality as float64.
+    ``annotations`` (rater name -> file) are other raters' labels, checked like the label and read as
+    ``value in foreground`` (so a voxel at ``ignore_value`` is 0 in an annotation; the ignore mask comes from
+    the reference label alone). Images are returned as float32, the affine of the first modality as float64.
     """
     arrays: dict[str, NDArray[np.float32]] = {}
     ref_shape: tuple[int, ...] | None = None
@@ -138,11 +141,16 @@ def load_case(
     raw_label, lab_affine = _read_file(Path(label), "label")
     lab = _volume(raw_label, None, "label", Path(label).name)
     _same_grid("label", lab.shape, lab_affine, ref_shape, ref_affine)
-    values = np.unique(lab)
-    bad = [v for v in values.tolist() if v not in label_values]
-    if bad:
-        raise CaseError(f"label: values {bad[:5]} outside the allowed {list(label_values)}")
+    _check_values("label", lab, label_values)
     ignore = (lab == ignore_value) if ignore_value is not None else None
+    others: dict[str, NDArray[np.bool_]] = {}
+    for rater, path in (annotations or {}).items():
+        what = f"annotation {rater!r}"
+        raw, affine = _read_file(Path(path), what)
+        data = _volume(raw, None, what, Path(path).name)
+        _same_grid(what, data.shape, affine, ref_shape, ref_affine)
+        _check_values(what, data, label_values)
+        others[rater] = np.isin(data, foreground)
     return Case(
         case_id=case_id,
         subject_id=subject_id,
@@ -153,7 +161,14 @@ def load_case(
         affine=ref_affine,
         ignore=ignore if ignore is not None and ignore.any() else None,
         metadata=dict(metadata or {}),
+        annotations=others,
     )
+
+
+def _check_values(what: str, data: Array, allowed: tuple[int, ...]) -> None:
+    bad = [v for v in np.unique(data).tolist() if v not in allowed]
+    if bad:
+        raise CaseError(f"{what}: values {bad[:5]} outside the allowed {list(allowed)}")
 
 
 def save_nifti(array: NDArray[np.generic], affine: NDArray[np.float64], path: Path) -> None:

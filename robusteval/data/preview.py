@@ -39,6 +39,7 @@ def to_ras(case: Case) -> Case:
         images={m: _reorient(v, ornt) for m, v in case.images.items()},
         label=_reorient(case.label, ornt),
         ignore=None if case.ignore is None else _reorient(case.ignore, ornt),
+        annotations={rater: _reorient(mask, ornt) for rater, mask in case.annotations.items()},
         affine=affine,
     )
 

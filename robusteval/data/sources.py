@@ -10,9 +10,11 @@ a manifest without the needed columns) raise :class:`RobustEvalError`; problems 
 from __future__ import annotations
 
 __all__ = [
+    "ANNOTATION_PREFIX",
     "BASE_COLUMNS",
     "SOURCES",
     "Source",
+    "annotation_columns",
     "list_cases",
     "manifest_source",
     "read_manifest",
@@ -40,6 +42,8 @@ Source = Callable[[DatasetSpec, Path], list[CaseRecord]]
 SOURCES: Registry[Source] = Registry("data source")
 
 BASE_COLUMNS = ("case_id", "subject_id", "site", "scanner", "partition", "label")
+ANNOTATION_PREFIX = "label_"
+"""A manifest column ``label_<name>`` holds rater ``<name>``'s annotation of the case (e.g. ``label_rater2``)."""
 
 
 def _fail(reason: str) -> NoReturn:
@@ -54,6 +58,18 @@ def _column_for(name: str, header: list[str]) -> str | None:
     return folded[0] if len(folded) == 1 else None
 
 
+def annotation_columns(manifest: Path, header: list[str]) -> dict[str, str]:
+    """Rater name -> column, for every column named ``label_<name>`` (prefix matched case-insensitively)."""
+    found: dict[str, str] = {}
+    for h in header:
+        name = h[len(ANNOTATION_PREFIX) :]
+        if h.lower().startswith(ANNOTATION_PREFIX) and name:
+            if name in found:
+                raise RobustEvalError(f"{manifest}: columns {found[name]!r} and {h!r} both name annotation {name!r}")
+            found[name] = h
+    return found
+
+
 def read_manifest(
     manifest: Path,
     modalities: list[str],
@@ -66,7 +82,9 @@ def read_manifest(
 
     Rows whose ``partition`` differs from ``partition`` are skipped (no ``partition`` column: every row).
     Modality columns match the protocol's names exactly or case-insensitively. A row with an empty path
-    becomes a record that fails with a CaseError when loaded.
+    becomes a record that fails with a CaseError when loaded. Each ``label_<name>`` column is rater
+    ``<name>``'s annotation (``Case.annotations``; checked like the label when loaded; an empty cell: none for
+    that case); these columns are not metadata, and their files are part of the record's fingerprint.
     """
     header, rows = read_table(manifest)
     columns = {m: _column_for(m, header) for m in (*modalities, "case_id", "label")}
@@ -74,6 +92,8 @@ def read_manifest(
     if missing:
         raise RobustEvalError(f"{manifest}: missing column(s) {missing}; it has {header}")
     used = {c for c in columns.values() if c is not None}
+    raters = annotation_columns(manifest, [h for h in header if h not in used])
+    used |= set(raters.values())
     extra = [h for h in header if h not in BASE_COLUMNS and h not in used]
     typed = typed_columns([{k: r.get(k) or "" for k in extra} for r in rows])
     records = []
@@ -85,6 +105,7 @@ def read_manifest(
         site, scanner = row.get("site") or "unknown", row.get("scanner") or "unknown"
         paths = {m: (row.get(str(columns[m])) or "").strip() for m in (*modalities, "label")}
         empty = [m for m, p in paths.items() if not p]
+        others = {n: cell for n, c in raters.items() if (cell := (row.get(c) or "").strip())}
         loader: Callable[[], Case]
         if not case_id:
             raise RobustEvalError(f"{manifest}: a row has an empty case_id: {row}")
@@ -102,8 +123,9 @@ def read_manifest(
                 label_values=label_values,
                 ignore_value=ignore_value,
                 metadata=meta,
+                annotations={n: manifest.parent / p for n, p in others.items()},
             )
-        files = tuple(manifest.parent / p for p in paths.values() if p)
+        files = tuple(manifest.parent / p for p in [*paths.values(), *others.values()] if p)
         records.append(CaseRecord(case_id, subject, site, scanner, row.get("partition") or "", loader, meta, files))
     return records
 

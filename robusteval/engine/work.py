@@ -44,6 +44,11 @@ def _tag(case: Case, item: WorkItem) -> Case:
     return case.with_(metadata=meta)
 
 
+def _clean(case: Case) -> Case:
+    """The case as its clean item sees it: a label-only condition's prediction is the clean prediction."""
+    return case.with_(metadata={**case.metadata, "condition": "clean"})
+
+
 def shift_item(case: Case, item: WorkItem, conditions: dict[str, Condition]) -> tuple[Case, list[dict[str, Any]]]:
     """The item's version of ``case`` (its parameters sampled once from the item's seed) and those parameters."""
     if item.condition == "clean":
@@ -145,9 +150,9 @@ def evaluate_case(
             try:
                 if label_only and model.name in clean_predictions:
                     prediction, seconds = clean_predictions[model.name]
-                else:
+                else:  # a label-only item without its clean twin here (a resumed run) predicts the clean case too
                     t0 = time.perf_counter()
-                    prediction = model.adapter.predict(shifted)
+                    prediction = model.adapter.predict(_clean(case) if label_only else shifted)
                     seconds = time.perf_counter() - t0
                 if item.condition == "clean":
                     clean_predictions[model.name] = (prediction, seconds)

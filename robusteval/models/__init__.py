@@ -7,6 +7,7 @@ from robusteval.models import (  # noqa: F401  (registers the adapters)
     monai_net,
     predictions,
     python_net,
+    rater,
     torchscript_net,
     zoo_entry,
 )

@@ -123,6 +123,8 @@ class ModelAdapter(ABC):
     """Loads one model described by the protocol and predicts on cases."""
 
     doc: ClassVar[str]
+    not_profiled: ClassVar[str] = ""
+    """Why the adapter has no efficiency profile at all ('' = it is profiled), e.g. a human annotation."""
 
     def __init__(self, name: str, params: dict[str, Any], base_dir: Path | None, device: str) -> None:
         self.name = name

@@ -206,11 +206,18 @@ def profile_model(
     ``flops_per_case`` (× sliding windows × TTA passes); ``latency_s`` (median of ``repeats`` predict() calls
     after ``warmup`` untimed ones; the runs are in ``latency_runs_s``); ``peak_memory_mib`` (one predict());
     ``energy_j`` and ``co2_g`` per case (codecarbon, only with ``country_iso_code``, ISO 3166 alpha-3).
+    An adapter with ``not_profiled`` set (the human baseline) gets every value None, the reason as the method.
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
     core = adapter.segmenter()
     out: dict[str, Any] = {"model": adapter.name, "adapter": type(core).__name__}
+    if core.not_profiled:
+        reason = f"not applicable: {core.not_profiled}"
+        for key in ("parameters", "flops", "flops_per_case", "latency_s", "peak_memory_mib", "energy_j", "co2_g"):
+            out[key] = None
+            out["latency_method" if key == "latency_s" else f"{key}_method"] = reason
+        return out
     if isinstance(core, TorchSegmenter):
         device = core.torch_device
         s = core.settings

@@ -7,6 +7,7 @@ Relative paths are resolved against the protocol file's folder (passed in the va
 from __future__ import annotations
 
 __all__ = [
+    "HUMAN_FAMILY",
     "DatasetSpec",
     "ExecutionSpec",
     "MetricsSpec",
@@ -25,7 +26,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from robusteval.protocol.search_spec import SearchSpec
 
-Family = Literal["cnn", "vit", "hybrid", "classical", "external"]
+Family = Literal["cnn", "vit", "hybrid", "classical", "external", "human"]
+HUMAN_FAMILY = "human"
+"""The family of the human baseline (a second rater scored like a model): shown beside the model families as
+their ceiling, never ranked among them."""
 MAX_SEVERITY = 5
 
 
@@ -109,6 +113,8 @@ class ModelSpec(_Spec):
         from robusteval.models import ADAPTERS
 
         ADAPTERS.get(self.adapter).validate_params(self.params, (info.context or {}).get("base_dir"))
+        if self.adapter == "rater" and self.family != HUMAN_FAMILY:
+            raise ValueError(f"adapter 'rater' (a human annotation) needs family: {HUMAN_FAMILY}, not {self.family!r}")
         return self
 
 

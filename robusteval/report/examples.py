@@ -67,10 +67,11 @@ def example_figure(
 ) -> Figure:
     """One row per (label, case, predictions per model, metric value per model): the image with the reference
     outline, then one panel per model with its prediction. The slice is chosen on the first row's case and
-    taken at the same fraction of axis 2 in every row (a shift may change the grid)."""
+    taken at the same fraction of axis 2 in every row (a shift may change the grid). A model without a
+    prediction in a row (unavailable there, e.g. the human baseline under a shift) gets the bare image."""
     from robusteval.commands.shifts import display_modality, draw_slice, slice_fraction
 
-    models = list(rows[0][2])
+    models = list(dict.fromkeys(m for row in rows for m in row[2]))
     frac = slice_fraction(rows[0][1])
     fig = Figure(figsize=(2.2 * (1 + len(models)), 2.35 * len(rows) + 0.4), layout="constrained")
     axes = fig.subplots(len(rows), 1 + len(models), squeeze=False)
@@ -79,9 +80,11 @@ def example_figure(
         draw_slice(axes[r][0], case, modality, frac, outline=REF_COLOUR)
         axes[r][0].set_title(f"{label}: image + reference", fontsize=8)
         for c, model in enumerate(models, start=1):
-            draw_slice(axes[r][c], case, modality, frac, mask=preds[model].mask, outline=REF_COLOUR)
+            pred = preds.get(model)
+            draw_slice(axes[r][c], case, modality, frac, mask=None if pred is None else pred.mask, outline=REF_COLOUR)
             v = values.get(model, float("nan"))
-            axes[r][c].set_title(f"{model}: {metric} {v:.3f}", fontsize=8)
+            heading = f"{model}: {metric} {v:.3f}" if pred is not None else f"{model}: unavailable"
+            axes[r][c].set_title(heading, fontsize=8)
     fig.suptitle("\n".join(textwrap.wrap(title, int(fig.get_figwidth() * 13))), fontsize=9)
     return fig
 
@@ -129,7 +132,7 @@ def write_examples(
                 for key in keys:
                     item = items[key]
                     shown, _ = shift_item(item.record.load(), item, job.plan.conditions)
-                    preds = {rt.name: rt.adapter.predict(shown) for rt in runtimes}
+                    preds = _predictions(runtimes, shown)
                     label = "clean" if key[1] == "clean" else f"{key[1]}@{key[2]}"
                     rows.append((label, shown, preds, {m: values.get((*key, m), np.nan) for m in preds}))
                 title = f"{kind} case {case_id}" + (f" under {condition[0]}@{condition[1]}" if condition else "")
@@ -139,6 +142,19 @@ def write_examples(
         if search and protocol is not None and protocol.search is not None:
             notes += _search_examples(out_dir, job, search, protocol, runtimes, metric)
     return notes
+
+
+def _predictions(runtimes: Sequence[ModelRuntime], case: Case) -> dict[str, Prediction]:
+    """Each model's prediction on ``case``; a model with none for its condition (unavailable) is left out."""
+    from robusteval.errors import PredictionUnavailable
+
+    preds = {}
+    for rt in runtimes:
+        try:
+            preds[rt.name] = rt.adapter.predict(case)
+        except PredictionUnavailable:
+            continue
+    return preds
 
 
 def param_text(param: Any) -> str:

@@ -4,11 +4,14 @@ Every figure function takes plain tables (``pandas.DataFrame`` built from ``summ
 ``cases.csv``) and returns a :class:`~matplotlib.figure.Figure`, or ``None`` when its inputs are absent.
 :func:`figure_to_data_uri` turns a figure into a PNG data URI so that the report is one offline file.
 Text is drawn with math parsing off: model, site and shift names are shown as written, never interpreted.
+The human baseline (models named in a figure's ``human`` argument, or rows of family ``human``) is drawn in
+grey, dashed where it is a line, and labelled ``human baseline (<name>)``: the ceiling beside the models.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "HUMAN_COLOUR",
     "SEVERITY_COLUMN",
     "condition_sort_key",
     "degradation_figure",
@@ -19,6 +22,7 @@ __all__ = [
     "forest_figure",
     "label_noise_figure",
     "lesion_size_figure",
+    "model_label",
     "model_palette",
     "rank_blob_figure",
     "significance_map_figure",
@@ -28,7 +32,7 @@ import base64
 import io
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -40,10 +44,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+
+from robusteval.protocol.schema import HUMAN_FAMILY
 
 SEVERITY_COLUMN = "severity"
 _STYLE: dict[Any, Any] = {
@@ -59,6 +65,7 @@ _STYLE: dict[Any, Any] = {
     "figure.dpi": 100,
 }
 BETTER, WORSE, NEUTRAL = "#1a7f37", "#cf222e", "#8c959f"
+HUMAN_COLOUR = "#57606a"  # the human baseline: a dark neutral grey, dashed where it is a line
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -90,10 +97,20 @@ def _short(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def model_palette(models: Sequence[str]) -> dict[str, Any]:
-    """A stable colour per model (colorblind palette, in the given order)."""
-    colours = sns.color_palette("colorblind", max(len(models), 1))
-    return {m: colours[i % len(colours)] for i, m in enumerate(models)}
+def model_label(model: str, human: Collection[str] = ()) -> str:
+    """A model's name in figures and sentences; a human baseline says so: ``human baseline (rater2)``."""
+    if model not in human or "human" in model.lower():
+        return model
+    return f"human baseline ({model})"
+
+
+def model_palette(models: Sequence[str], human: Collection[str] = ()) -> dict[str, Any]:
+    """A stable colour per model (colorblind palette, in the given order); the ``human`` baselines grey."""
+    machines = [m for m in models if m not in human]
+    colours = sns.color_palette("colorblind", max(len(machines), 1))
+    palette: dict[str, Any] = {m: colours[i % len(colours)] for i, m in enumerate(machines)}
+    palette.update({m: to_rgb(HUMAN_COLOUR) for m in models if m in human})
+    return palette
 
 
 def _grid(n: int, ncols: int, width: float, height: float, **kwargs: Any) -> tuple[Figure, list[Any]]:
@@ -118,11 +135,14 @@ def degradation_figure(
     cells: pd.DataFrame,
     metric: str,
     models: Sequence[str] | None = None,
+    human: Collection[str] = (),
 ) -> Figure | None:
     """Mean ``metric`` against severity, one panel per simulated shift, one line per model, CI bands.
 
     ``cells`` holds the summary's cell records. Severity 0 is the model's ID clean cell; label-noise shifts
-    are left out (they perturb the reference, not the image). None when there is no simulated shift.
+    are left out (they perturb the reference, not the image). A ``human`` baseline (annotated on the clean
+    images only) is its ID clean mean as a dashed horizontal line with its CI band, across every severity.
+    None when there is no simulated shift.
     """
     m = cells[(cells["metric"] == metric) & cells["site"].isna()]
     clean = m[(m["shift"] == "clean") & (m["split"] == "id")]
@@ -131,12 +151,15 @@ def degradation_figure(
     if not shifts:
         return None
     order = list(models) if models else sorted(m["model"].unique())
-    palette = model_palette(order)
+    palette = model_palette(order, human)
     fig, axes = _grid(len(shifts), 3, 3.6, 2.7, sharey=True)
     for ax, shift in zip(axes, shifts, strict=True):
         data = pd.concat([clean.assign(shift=shift), shifted[shifted["shift"] == shift]])
         for model in order:
             g = data[data["model"] == model].sort_values(SEVERITY_COLUMN)
+            if model in human:
+                _ceiling(ax, clean[clean["model"] == model], model_label(model, human), palette[model])
+                continue
             if g.empty:
                 continue
             ax.plot(
@@ -164,6 +187,16 @@ def degradation_figure(
     handles, labels = axes[0].get_legend_handles_labels()
     _legend_below(fig, handles, labels)
     return fig
+
+
+def _ceiling(ax: Any, cell: pd.DataFrame, label: str, colour: Any) -> None:
+    """A human baseline's mean (first row of ``cell``) as a dashed line across the axes, its CI as a band."""
+    if cell.empty or not math.isfinite(_float(cell["mean"].iloc[0])):
+        return
+    ax.axhline(_float(cell["mean"].iloc[0]), color=colour, lw=1.3, ls="--", label=_short(label))
+    lo, hi = _float(cell["ci_low"].iloc[0]), _float(cell["ci_high"].iloc[0])
+    if math.isfinite(lo) and math.isfinite(hi):
+        ax.axhspan(lo, hi, color=colour, alpha=0.1, lw=0)
 
 
 @_styled
@@ -250,9 +283,12 @@ def _float(value: Any) -> float:
 
 
 @_styled
-def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str]) -> Figure | None:
+def distribution_figure(
+    cases: pd.DataFrame, metric: str, models: Sequence[str], human: Collection[str] = ()
+) -> Figure | None:
     """Box and strip plots of per-case ``metric`` per model: one panel for the clean cases by site, one per
-    simulated shift by severity (failed rows and label-noise conditions left out)."""
+    simulated shift by severity (failed rows and label-noise conditions left out; a ``human`` baseline, in
+    grey, has the clean panel only)."""
     ok = cases[(cases["status"] == "ok") & (cases["shift_family"] != "label_noise")]
     ok = ok[pd.to_numeric(ok[metric], errors="coerce").notna()] if metric in ok else ok.iloc[0:0]
     if ok.empty:
@@ -268,7 +304,7 @@ def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str])
         part = ok[ok["shift"] == shift]
         sev = part[SEVERITY_COLUMN].astype(float)
         panels.append((str(shift), part.assign(_x=sev), "severity", sorted(set(sev))))
-    palette = model_palette(models)
+    palette = model_palette(models, human)
     present = [m for m in models if m in set(ok["model"])]
     fig, axes = _grid(len(panels), 3, 3.7, 2.8, sharey=True)
     width = 0.8 / max(len(present), 1)
@@ -306,8 +342,9 @@ def distribution_figure(cases: pd.DataFrame, metric: str, models: Sequence[str])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(metric)
         ax.grid(axis="y", alpha=0.3)
-    handles = [Patch(facecolor=palette[m], label=_short(m)) for m in present]
-    _legend_below(fig, handles, present)
+    labels = [model_label(m, human) for m in present]
+    handles = [Patch(facecolor=palette[m], label=_short(lab)) for m, lab in zip(present, labels, strict=True)]
+    _legend_below(fig, handles, labels)
     return fig
 
 
@@ -316,6 +353,7 @@ def significance_map_figure(
     sig: pd.DataFrame,
     conditions: Sequence[str],
     models: Sequence[str],
+    human: Collection[str] = (),
 ) -> Figure | None:
     """challengeR significance maps: per condition, a filled square where the row model is significantly
     better than the column model (one-sided Wilcoxon, adjusted within the condition).
@@ -339,8 +377,9 @@ def significance_map_figure(
         ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1)
         for i in range(n):
             ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, color="#d0d7de"))
-        ax.set_xticks(range(n), [_short(m, 18) for m in models], rotation=60, ha="right")
-        ax.set_yticks(range(n), [_short(m, 18) for m in models])
+        names = [_short(model_label(m, human), 24) for m in models]
+        ax.set_xticks(range(n), names, rotation=60, ha="right")
+        ax.set_yticks(range(n), names)
         for k in range(n + 1):
             ax.axhline(k - 0.5, color="white", lw=1.0)
             ax.axvline(k - 0.5, color="white", lw=1.0)
@@ -353,7 +392,9 @@ def significance_map_figure(
 
 
 @_styled
-def rank_blob_figure(ranks: pd.DataFrame, conditions: Sequence[str], models: Sequence[str]) -> Figure | None:
+def rank_blob_figure(
+    ranks: pd.DataFrame, conditions: Sequence[str], models: Sequence[str], human: Collection[str] = ()
+) -> Figure | None:
     """challengeR blob plot: per condition and model, a disc per bootstrap rank with area proportional to its
     probability, the median rank (black dot) and its percentile interval (black line).
 
@@ -361,7 +402,7 @@ def rank_blob_figure(ranks: pd.DataFrame, conditions: Sequence[str], models: Seq
     """
     if ranks.empty or len(models) < 2 or not conditions:
         return None
-    palette = model_palette(models)
+    palette = model_palette(models, human)
     width = min(max(4.5, 1.5 + 0.3 * len(conditions) * len(models)), 11.0)
     fig = Figure(layout="constrained", figsize=(width, 3.6))
     ax = fig.subplots()
@@ -387,13 +428,20 @@ def rank_blob_figure(ranks: pd.DataFrame, conditions: Sequence[str], models: Seq
     ax.set_ylim(len(models) + 0.6, 0.4)
     ax.set_ylabel("rank (1 = best)")
     ax.grid(axis="y", alpha=0.3)
-    handles = [Line2D([], [], marker="o", ls="", color=palette[m], label=_short(m)) for m in models]
-    _legend_below(fig, handles, list(models))
+    _dot_legend(fig, models, palette, human)
     return fig
 
 
+def _dot_legend(fig: Figure, models: Sequence[str], palette: Mapping[str, Any], human: Collection[str]) -> None:
+    labels = [model_label(m, human) for m in models]
+    handles = [Line2D([], [], marker="o", ls="", color=palette[m]) for m in models]
+    _legend_below(fig, handles, labels)
+
+
 @_styled
-def lesion_size_figure(cells: pd.DataFrame, bins: Mapping[str, str], models: Sequence[str]) -> Figure | None:
+def lesion_size_figure(
+    cells: pd.DataFrame, bins: Mapping[str, str], models: Sequence[str], human: Collection[str] = ()
+) -> Figure | None:
     """Lesion recall per size bin (x) and model (colour) with CIs, one panel per condition.
 
     ``cells`` holds cell records with a ``panel`` column (the condition label, panels in first-seen order);
@@ -403,7 +451,7 @@ def lesion_size_figure(cells: pd.DataFrame, bins: Mapping[str, str], models: Seq
     if part.empty:
         return None
     panels = list(dict.fromkeys(part["panel"]))
-    palette = model_palette(models)
+    palette = model_palette(models, human)
     fig, axes = _grid(len(panels), 3, 3.5, 2.7, sharey=True)
     width = 0.8 / max(len(models), 1)
     metrics = list(bins)
@@ -435,8 +483,7 @@ def lesion_size_figure(cells: pd.DataFrame, bins: Mapping[str, str], models: Seq
         ax.set_ylabel("lesion recall")
         ax.set_ylim(-0.03, 1.05)
         ax.grid(axis="y", alpha=0.3)
-    handles = [Line2D([], [], marker="o", ls="", color=palette[m], label=_short(m)) for m in models]
-    _legend_below(fig, handles, list(models))
+    _dot_legend(fig, models, palette, human)
     return fig
 
 
@@ -446,6 +493,7 @@ def label_noise_figure(
     taus: pd.DataFrame,
     metric: str,
     models: Sequence[str],
+    human: Collection[str] = (),
 ) -> Figure | None:
     """Left: per noise condition, how far each model's mean moves when scored against the noisy reference.
     Right: Kendall's tau between the model rankings under the clean and the noisy reference.
@@ -456,7 +504,7 @@ def label_noise_figure(
     if moves.empty:
         return None
     noises = sorted(set(moves["noise"]), key=condition_sort_key)
-    palette = model_palette(models)
+    palette = model_palette(models, human)
     has_tau = not taus.empty and taus["kendall_tau"].notna().any()
     fig = Figure(layout="constrained", figsize=(4.4 + 0.35 * len(noises) + (3.6 if has_tau else 0.0), 3.2))
     axes = fig.subplots(1, 2 if has_tau else 1, squeeze=False, width_ratios=[1.6, 1] if has_tau else None)[0]
@@ -464,8 +512,9 @@ def label_noise_figure(
     x = np.arange(len(noises))
     for model in models:
         g = moves[moves["model"] == model].set_index("noise").reindex(noises)
-        colour = palette[model]
-        ax.plot(x, g["move"].astype(float), marker="o", ms=3.5, lw=1.2, color=colour, label=_short(model))
+        colour, style = palette[model], "--" if model in human else "-"
+        label = _short(model_label(model, human))
+        ax.plot(x, g["move"].astype(float), marker="o", ms=3.5, lw=1.2, ls=style, color=colour, label=label)
     ax.axhline(0.0, color="#57606a", lw=0.8, ls="--")
     ax.set_xticks(x, [_short(n) for n in noises], rotation=35, ha="right")
     ax.set_ylabel(f"{metric}: noisy - clean reference")
@@ -500,11 +549,13 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
     """Performance against parameter count (log scale): ID mean with CI (filled) and OOD mean (hollow).
 
     ``perf`` columns: ``model``, ``family``, ``parameters``, ``id_mean``, ``id_low``, ``id_high``,
-    ``ood_mean``. None when no model has a parameter count.
+    ``ood_mean``. None when no model has a parameter count. A human baseline (family ``human``, no
+    parameters) is its ID mean as a dashed horizontal line with its CI band.
     """
     p = perf[pd.to_numeric(perf["parameters"], errors="coerce") > 0]
     if p.empty:
         return None
+    humans = perf[perf["family"].astype(str) == HUMAN_FAMILY]
     families = sorted({str(f) for f in p["family"]})
     colours = dict(zip(families, sns.color_palette("colorblind", max(len(families), 1)), strict=False))
     fig = Figure(layout="constrained", figsize=(6.0, 3.6))
@@ -523,11 +574,15 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
             ax.plot([x], [oy], "o", mfc="white", color=c, ms=6, mew=1.4)
             if math.isfinite(y):
                 ax.plot([x, x], [y, oy], color=c, lw=0.8, ls=":")
+    for _, r in humans.iterrows():
+        cell = pd.DataFrame({"mean": [r["id_mean"]], "ci_low": [r["id_low"]], "ci_high": [r["id_high"]]})
+        _ceiling(ax, cell, model_label(str(r["model"]), {str(r["model"])}), HUMAN_COLOUR)
     ax.set_xscale("log")
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3, which="both")
     handles = [Line2D([], [], marker="o", ls="", color=colours[f], label=_short(f)) for f in families]
+    handles += [h for h in ax.get_lines() if str(h.get_linestyle()) == "--"]
     handles += [
         Line2D([], [], marker="o", ls="", color="black", label="in distribution (95% CI)"),
         Line2D([], [], marker="o", ls="", mfc="white", color="black", label="OOD mean"),

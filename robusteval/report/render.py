@@ -5,6 +5,10 @@ embedded as PNG data URIs, so the report is one file that needs no network. Each
 ``_section_*`` function from the run's records; a section whose inputs are absent carries a one-line
 ``missing`` reason instead of vanishing. Optional run-dir files are embedded when present: ``examples/*.png``,
 ``gallery.png`` (shift x severity gallery) and ``data_preview.png`` (dataset preview).
+
+The human baseline (models of family ``human``: a second rater scored against the reference) is shown in every
+table and figure beside the models, named ``human baseline (<name>)`` in comparisons and drawn grey / dashed,
+but it is never ranked among them: the verdict's best-model and best-family statements concern the models.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import jinja2
 import pandas as pd
 from matplotlib.figure import Figure
 
+from robusteval.protocol.schema import HUMAN_FAMILY
 from robusteval.report import figures as F
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -181,6 +186,7 @@ class _Run:
     level: float
     correction: str
     noise_shifts: frozenset[str]
+    human: dict[str, str] = field(default_factory=dict)  # human baseline model -> its annotation's name
 
     _index: dict[Any, dict[Any, list[dict[str, Any]]]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -210,6 +216,15 @@ class _Run:
 
     def sign(self, metric: str) -> float:
         return 1.0 if self.hib(metric) else -1.0
+
+    def name(self, model: str) -> str:
+        """A model as comparisons name it: ``human baseline (rater2)`` for the human baseline."""
+        return F.model_label(model, self.human)
+
+    def family_of(self, model: str) -> str:
+        """A model's family for tables: ``human baseline`` for family ``human``."""
+        family = self.families.get(model, "?")
+        return "human baseline" if family == HUMAN_FAMILY else family
 
     def direction(self, metric: str) -> str:
         return "higher is better" if self.hib(metric) else "lower is better"
@@ -291,6 +306,7 @@ def _load(run_dir: Path) -> _Run:
     ood_sites = sorted({str(s) for s in cases.loc[site_split, "site"]})
     statistics = protocol.get("statistics") or {}
     level = float(settings.get("confidence_level") or statistics.get("confidence_level", 0.95))
+    human = {m: _annotation_of(protocol, m) for m, f in families.items() if f == HUMAN_FAMILY}
     run = _Run(
         run_dir,
         summary,
@@ -304,11 +320,20 @@ def _load(run_dir: Path) -> _Run:
         level,
         str(settings.get("multiple_testing") or "holm"),
         frozenset(cases.loc[cases["shift_family"] == "label_noise", "shift"]),
+        human,
     )
     id_means = _id_means(run, headline)
     sign = run.sign(headline)
-    ordered = sorted(run.models, key=lambda m: _rank_key(m, id_means, sign))
+    ordered = sorted(run.models, key=lambda m: (m in human, *_rank_key(m, id_means, sign)))
     return replace(run, models=ordered)
+
+
+def _annotation_of(protocol: Mapping[str, Any], model: str) -> str:
+    """The rater a human-baseline model stands for: its ``rater`` adapter's annotation, else its own name."""
+    spec = next((m for m in protocol.get("models") or [] if isinstance(m, dict) and m.get("name") == model), {})
+    if spec.get("adapter") == "rater":
+        return str((spec.get("params") or {}).get("annotation", "rater2"))
+    return model
 
 
 def _rank_key(model: str, means: Mapping[str, Mapping[str, Any]], sign: float) -> tuple[float, str]:
@@ -371,7 +396,7 @@ def _comparison(run: _Run, pair: dict[str, Any] | None, metric: str) -> dict[str
         return None
     better = _finite(pair.get("diff")) and run.sign(metric) * float(pair["diff"]) > 0
     return {
-        "other": pair["b"],
+        "other": run.name(str(pair["b"])),
         "diff": fmt_num(pair.get("diff")),
         "ci": fmt_ci(pair.get("ci_low"), pair.get("ci_high")),
         "p": fmt_p(pair.get("p_adjusted")),
@@ -402,7 +427,8 @@ def _item(label: str, model: str, run: _Run, **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "label": label,
         "model": model,
-        "family": run.families.get(model, "?"),
+        "family": run.family_of(model),
+        "human": model in run.human,
         "value": "n/a",
         "ci": None,
         "basis": "",
@@ -420,15 +446,13 @@ def _section_verdict(run: _Run) -> dict[str, Any]:
     id_cells = _id_means(run, h)
     if not id_cells:
         out["missing"] = f"No successful in-distribution results for {h}: no verdict."
-    ranked = [m for m in run.models if m in id_cells]
+    ranked = [m for m in run.models if m in id_cells and m not in run.human]
     if ranked:
         best = ranked[0]
         c = id_cells[best]
-        comp = (
-            _comparison(run, _pair(run, h, {"condition": "clean", "split": "id"}, best, ranked[1]), h)
-            if len(ranked) > 1
-            else None
-        )
+        id_clean = {"condition": "clean", "split": "id"}
+        others = ranked[1:2] + [m for m in run.models if m in run.human and m in id_cells]
+        comps = [_comparison(run, _pair(run, h, id_clean, best, other), h) for other in others]
         out["items"].append(
             _item(
                 "Best in distribution",
@@ -437,10 +461,11 @@ def _section_verdict(run: _Run) -> dict[str, Any]:
                 value=fmt_num(c["mean"]),
                 ci=fmt_ci(c.get("ci_low"), c.get("ci_high")),
                 basis=f"mean {h} on the ID clean test cases (n = {c.get('n')})",
-                comparisons=[comp] if comp else [],
-                details=[] if len(ranked) > 1 else ["Only one model: nothing to compare."],
+                comparisons=[x for x in comps if x],
+                details=[] if len(ranked) > 1 else ["Only one model: no other model to compare."],
             )
         )
+    out["items"].extend(_human_verdict(run, id_cells))
     ood = _ood_verdict(run)
     if ood is not None:
         out["items"].append(ood)
@@ -463,6 +488,37 @@ def _section_verdict(run: _Run) -> dict[str, Any]:
     return out
 
 
+def _human_verdict(run: _Run, id_cells: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One card per human baseline: its ID clean mean, the ceiling the models are read against."""
+    h = run.headline
+    cards = []
+    for model in (m for m in run.models if m in run.human and m in id_cells):
+        c = id_cells[model]
+        details = [
+            "The ceiling a network cannot meaningfully beat: two human raters agree this well. It is shown "
+            "beside the models, not ranked among them."
+        ]
+        for r in run.records("cells", metric=h, model=model, shift="clean", split="ood", site=None):
+            if _finite(r.get("mean")):
+                details.append(
+                    f"{run.label('clean', 0, 'ood')}: {fmt_num(r['mean'])} {fmt_ci(r.get('ci_low'), r.get('ci_high'))} "
+                    f"(n = {r.get('n')})."
+                )
+        cards.append(
+            _item(
+                "Human baseline (ceiling)",
+                model,
+                run,
+                value=fmt_num(c["mean"]),
+                ci=fmt_ci(c.get("ci_low"), c.get("ci_high")),
+                basis=f"mean {h} of annotation {run.human[model]!r} against the reference label on the ID clean "
+                f"test cases (n = {c.get('n')}): rater 2 vs rater 1, scored as a model is",
+                details=details,
+            )
+        )
+    return cards
+
+
 def _ood_cells(run: _Run, metric: str) -> pd.DataFrame:
     c = run.cells
     if c.empty:
@@ -475,6 +531,7 @@ def _ood_verdict(run: _Run) -> dict[str, Any] | None:
     h = run.headline
     sign = run.sign(h)
     ood = _ood_cells(run, h)
+    ood = ood[~ood["model"].isin(list(run.human))] if not ood.empty else ood  # the models' verdict
     if ood.empty:
         return None
     ood = ood.assign(_label=[run.label(r["shift"], r["severity"], r["split"]) for _, r in ood.iterrows()])
@@ -585,8 +642,8 @@ def _first(frame: pd.DataFrame) -> dict[str, Any]:
 def _robust_verdict(run: _Run) -> dict[str, Any] | None:
     h = run.headline
     rood = run.records("robustness", "rood", metric=h, shift="mean")
-    rood = [r for r in rood if _finite(r.get("degradation"))]
-    ivo = run.records("id_vs_ood", metric=h)
+    rood = [r for r in rood if _finite(r.get("degradation")) and r.get("model") not in run.human]
+    ivo = [r for r in run.records("id_vs_ood", metric=h) if r.get("model") not in run.human]
     comparisons: list[dict[str, Any]] = []
     interval_note = ""
     pooled = _pooled(run, "degradation")
@@ -653,7 +710,9 @@ def _robust_verdict(run: _Run) -> dict[str, Any] | None:
 
 
 def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float) -> dict[str, Any]:
-    fams = sorted(set(run.families.values()))
+    """The best member of each model family ID and OOD, the mixed model's family effects, and the human
+    baseline as the last row (its ID mean: the ceiling; it is no model family)."""
+    fams = sorted(set(run.families.values()) - {HUMAN_FAMILY})
     out: dict[str, Any] = {"families": fams, "rows": [], "terms": [], "note": None, "fit": None}
     if len(fams) < 2:
         out["note"] = (
@@ -675,6 +734,19 @@ def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float)
                 "best_id_value": fmt_num(id_cells[best_id]["mean"]) if best_id else "n/a",
                 "best_ood": best_ood,
                 "best_ood_value": fmt_num(ood_means[best_ood]) if best_ood else "n/a",
+                "human": False,
+            }
+        )
+    for model in (m for m in run.models if m in run.human):
+        out["rows"].append(
+            {
+                "family": f"human baseline ({run.human[model]} vs the reference)",
+                "models": model,
+                "best_id": model if model in id_cells else None,
+                "best_id_value": fmt_num(id_cells[model]["mean"]) if model in id_cells else "n/a",
+                "best_ood": None,
+                "best_ood_value": "n/a",
+                "human": True,
             }
         )
     mixed = run.records("mixed_effects", metric=run.headline)
@@ -744,7 +816,7 @@ def _section_id_vs_ood(run: _Run) -> dict[str, Any]:
             blocks.append(
                 {
                     "model": model,
-                    "family": run.families.get(model, "?"),
+                    "family": run.family_of(model),
                     "id_mean": fmt_num(c["mean"]) if c else "n/a",
                     "id_ci": fmt_ci(c.get("ci_low"), c.get("ci_high")) if c else "no CI",
                     "id_n": c.get("n") if c else 0,
@@ -820,8 +892,9 @@ def _section_degradation(run: _Run) -> dict[str, Any]:
     h = run.headline
     level = f"{run.level:.0%}"
     fig = _figure(
-        F.degradation_figure(c, h, run.models),
-        f"{h} against severity per shift (mean, {level} CI band; severity 0 is the ID clean cell)",
+        F.degradation_figure(c, h, run.models, run.human),
+        f"{h} against severity per shift (mean, {level} CI band; severity 0 is the ID clean cell)"
+        + ("; dashed grey: the human baseline's ID clean mean, the ceiling" if run.human else ""),
     )
     if fig:
         out["figures"].append(fig)
@@ -836,7 +909,7 @@ def _section_degradation(run: _Run) -> dict[str, Any]:
     candidates = [m for m in run.metrics if m != h and m in set(shifted["metric"]) and not _descriptive(m)]
     extra = candidates[:MAX_EXTRA_DEGRADATION_METRICS]
     for metric in extra:
-        f = _figure(F.degradation_figure(c, metric, run.models), f"{metric} against severity per shift")
+        f = _figure(F.degradation_figure(c, metric, run.models, run.human), f"{metric} against severity per shift")
         if f:
             out["extra"].append(f)
     out["extra_note"] = (
@@ -877,7 +950,7 @@ def _forest_rows(
 
 def _pair_label(run: _Run) -> Callable[[dict[str, Any]], str]:
     def label(r: dict[str, Any]) -> str:
-        return f"{r['model_a']} - {r['model_b']} | {run.label_of(r)}"
+        return f"{run.name(r['model_a'])} - {run.name(r['model_b'])} | {run.label_of(r)}"
 
     return label
 
@@ -913,7 +986,7 @@ def _section_differences(run: _Run) -> dict[str, Any]:
     ivo = [r for r in run.records("id_vs_ood", metric=h)]
     ivo.sort(key=lambda r: rank.get(str(r.get("model")), 0))
     if ivo:
-        rows, note = _forest_rows(run, h, ivo, lambda r: f"{r['model']} | {run.label_of(r)}")
+        rows, note = _forest_rows(run, h, ivo, lambda r: f"{run.name(str(r['model']))} | {run.label_of(r)}")
         fig = _figure(
             F.forest_figure(rows, f"{h}: OOD - ID clean; {run.direction(h)}"),
             f"ID vs OOD: difference of {h} per model and OOD condition with {run.level:.0%} CIs; filled = "
@@ -955,7 +1028,7 @@ def _section_distributions(run: _Run) -> dict[str, Any]:
         out["missing"] = f"cases.csv has no {h} column."
         return out
     fig = _figure(
-        F.distribution_figure(run.cases, h, run.models),
+        F.distribution_figure(run.cases, h, run.models, run.human),
         f"Per-case {h} by model: box (quartiles, whiskers 1.5 IQR) and points (cases)",
     )
     if fig:
@@ -970,7 +1043,7 @@ def _section_distributions(run: _Run) -> dict[str, Any]:
         conds = run.key_conditions(sig)[:8]
         frame = pd.DataFrame(sig).assign(panel=[run.label_of(r) for r in sig])
         f = _figure(
-            F.significance_map_figure(frame, conds, run.models),
+            F.significance_map_figure(frame, conds, run.models, run.human),
             f"Significance maps ({h}): filled where the row model is significantly better than the column "
             f"model (one-sided Wilcoxon, {run.correction}-adjusted within each condition)",
         )
@@ -986,7 +1059,7 @@ def _section_distributions(run: _Run) -> dict[str, Any]:
             conds = run.key_conditions(ranks)
         frame = pd.DataFrame(ranks).assign(panel=[run.label_of(r) for r in ranks])
         f = _figure(
-            F.rank_blob_figure(frame, conds, run.models),
+            F.rank_blob_figure(frame, conds, run.models, run.human),
             f"Rank stability ({h}): disc area = bootstrap probability of each rank; black = median rank "
             f"and {run.level:.0%} interval",
         )
@@ -1029,7 +1102,7 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
     frame = frame[frame["panel"].isin(keep)]
     frame = frame.iloc[sorted(range(len(frame)), key=lambda i: keep.index(frame["panel"].iloc[i]))]
     fig = _figure(
-        F.lesion_size_figure(frame, bins, run.models),
+        F.lesion_size_figure(frame, bins, run.models, run.human),
         f"Lesion recall by lesion size per model (mean, {run.level:.0%} CI): ID clean, OOD sites and each "
         "shift at its highest severity",
     )
@@ -1038,7 +1111,7 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
     shifted = part[(part["shift"] != "clean") & (part["shift_family"] != "label_noise")]
     clean = part[(part["shift"] == "clean") & (part["split"] == "id")]
     for model in run.models:
-        row: dict[str, Any] = {"model": model, "family": run.families.get(model, "?"), "values": []}
+        row: dict[str, Any] = {"model": model, "family": run.family_of(model), "values": []}
         for metric in bins:
             cc = clean[(clean["model"] == model) & (clean["metric"] == metric)]
             ss = shifted[(shifted["model"] == model) & (shifted["metric"] == metric)]["mean"]
@@ -1051,7 +1124,7 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
             )
         out["rows"].append(row)
     fam_rows = []
-    for fam in sorted(set(run.families.values())):
+    for fam in sorted(set(run.families.values()), key=lambda f: (f == HUMAN_FAMILY, f)):
         members = [m for m in run.models if run.families.get(m) == fam]
         vals = []
         for metric in bins:
@@ -1063,7 +1136,8 @@ def _section_lesion_size(run: _Run) -> dict[str, Any]:
                     "shifted": fmt_num(float(s_mean.mean())) if s_mean.notna().any() else "n/a",
                 }
             )
-        fam_rows.append({"family": fam, "models": ", ".join(members), "values": vals})
+        label = "human baseline" if fam == HUMAN_FAMILY else fam
+        fam_rows.append({"family": label, "models": ", ".join(members), "values": vals})
     out["families"] = fam_rows
     out["has_shifts"] = not shifted.empty
     return out
@@ -1085,7 +1159,7 @@ def _section_label_noise(run: _Run) -> dict[str, Any]:
         return out
     taus = run.records("robustness", "label_noise_ranking", metric=h)
     fig = _figure(
-        F.label_noise_figure(pd.DataFrame(moves), pd.DataFrame(taus), h, run.models),
+        F.label_noise_figure(pd.DataFrame(moves), pd.DataFrame(taus), h, run.models, run.human),
         f"{h} scored against perturbed reference labels: score moves per model, and Kendall's tau between "
         "the rankings under the clean and the noisy reference",
     )
@@ -1135,7 +1209,7 @@ def _section_label_noise(run: _Run) -> dict[str, Any]:
                 changed = sig_a != sig_b or (sig_a and sig_b and flipped)
                 out["pairs"].append(
                     {
-                        "pair": f"{a} - {b}",
+                        "pair": f"{run.name(a)} - {run.name(b)}",
                         "noise": noise,
                         "clean": fmt_num(base.get("diff")),
                         "clean_ci": fmt_ci(base.get("ci_low"), base.get("ci_high")),
@@ -1193,9 +1267,9 @@ def _section_efficiency(run: _Run) -> dict[str, Any]:
         out["rows"].append(
             {
                 "model": model,
-                "family": run.families.get(model) or e.get("family") or "?",
+                "family": run.family_of(model) if model in run.families else e.get("family") or "?",
                 "values": values,
-                "inference": fmt_num(inference.get(model)),
+                "inference": "n/a" if model in run.human else fmt_num(inference.get(model)),
                 "id_mean": fmt_num(c.get("mean")),
                 "ood_mean": fmt_num(ood_means[model]) if model in ood_means.index else "n/a",
             }
@@ -1281,6 +1355,7 @@ def _section_data(run: _Run) -> dict[str, Any]:
     counts = run.summary.get("counts") or {}
     failed = cases[cases["status"] != "ok"] if len(cases) else cases
     ok = cases[cases["status"] == "ok"] if len(cases) else cases
+    unavailable = failed[failed["status"] == "unavailable"] if len(failed) else failed
     vol = ok["vol_ref_ml"] if "vol_ref_ml" in ok else pd.Series([None] * len(ok), index=ok.index)
     notes = ok["metric_notes"] if "metric_notes" in ok else pd.Series([""] * len(ok), index=ok.index)
     empty = ok[[_empty_reference(n, v) for n, v in zip(notes, vol, strict=True)]] if len(ok) else ok
@@ -1305,23 +1380,27 @@ def _section_data(run: _Run) -> dict[str, Any]:
                     "split": ", ".join(splits),
                     "cases": int(g["case_id"].nunique()),
                     "rows": len(g),
-                    "failed": int((g["status"] != "ok").sum()),
+                    "failed": int((g["status"] == "failed").sum()),
                     "empty": int(empty.loc[empty["site"] == site, "case_id"].nunique()) if len(empty) else 0,
                 }
             )
     reasons = pd.Series(dtype=int)
     if len(failed):
-        reasons = failed.groupby("error").size().sort_values(ascending=False)
-    listed = failed.head(MAX_FAILED_LISTED)
+        reasons = failed.groupby(["status", "error"]).size().sort_values(ascending=False, kind="stable")
+    listed = failed[failed["status"] != "unavailable"].head(MAX_FAILED_LISTED)  # unavailable: by reason only
     out: dict[str, Any] = {
         "listed": ds.get("listed"),
         "excluded": ds.get("excluded_by_split") or [],
         "n_rows": len(cases),
         "n_failed": int(counts.get("failed", len(failed))),
         "n_ok": len(ok),
+        "n_unavailable": len(unavailable),
         "n_cases": int(cases["case_id"].nunique()) if len(cases) else 0,
         "failed_cases": ds.get("failed_cases") or [],
-        "reasons": [{"reason": str(k) or "(no reason recorded)", "n": int(v)} for k, v in reasons.items()],
+        "reasons": [
+            {"status": str(status), "reason": str(error) or "(no reason recorded)", "n": int(n)}
+            for (status, error), n in zip(reasons.index.tolist(), reasons.tolist(), strict=True)
+        ],
         "failed": [
             {
                 "model": r["model"],
@@ -1331,7 +1410,7 @@ def _section_data(run: _Run) -> dict[str, Any]:
             }
             for _, r in listed.iterrows()
         ],
-        "failed_more": max(len(failed) - MAX_FAILED_LISTED, 0),
+        "failed_more": max(len(failed) - len(unavailable) - MAX_FAILED_LISTED, 0),
         "empty_cases": sorted(set(empty["case_id"])) if len(empty) else [],
         "empty_rows": len(empty),
         "replaced": replaced,

@@ -36,7 +36,7 @@ import numpy as np
 from robusteval.data.case import CaseRecord
 from robusteval.data.split import split_records
 from robusteval.errors import RobustEvalError
-from robusteval.protocol.schema import Protocol
+from robusteval.protocol.schema import HUMAN_FAMILY, Protocol
 from robusteval.protocol.search_spec import (
     BreakingPointSpec,
     ObjectiveSpec,
@@ -479,11 +479,20 @@ def select_cases(records: Sequence[CaseRecord], protocol: Protocol, objective: O
 
 
 def _models(protocol: Protocol, spec: SearchSpec) -> list[Any]:
+    """The models searched: ``spec.models``, by default every model but the human baseline (its annotation
+    exists for the clean images only, so no shift can be searched on it)."""
     names = [m.name for m in protocol.models]
-    wanted = spec.models or names
+    human = [m.name for m in protocol.models if m.family == HUMAN_FAMILY]
+    wanted = spec.models or [n for n in names if n not in human]
     unknown = [m for m in wanted if m not in names]
     if unknown:
         raise RobustEvalError(f"search.models: {unknown} are not models of the protocol; it has {names}")
+    searched_human = [m for m in wanted if m in human]
+    if searched_human:
+        raise RobustEvalError(
+            f"search.models: {searched_human} are the human baseline (family {HUMAN_FAMILY}), whose annotation "
+            "exists for the clean images only; search the models instead"
+        )
     return [m for m in protocol.models if m.name in wanted]
 
 

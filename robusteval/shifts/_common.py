@@ -6,7 +6,8 @@ Conventions used by every shift:
   name ends in ``_vox``;
 - a random *field* (noise, control-point grid) is recorded as an integer ``seed`` (numpy PCG64), not as the
   field itself, so ``shift_params`` stays small; everything else is recorded by value;
-- images stay float32, labels and ignore masks stay bool.
+- images stay float32, labels, ignore masks and annotations stay bool;
+- a shift that moves the label moves the ignore mask and every annotation (``Case.annotations``) the same way.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ MAX_SEED = 2**32  # seeds are < 2**32: exact in JSON readers that use doubles
 _IMAGE_KEY = "image:"
 _LABEL_KEY = "__label__"
 _IGNORE_KEY = "__ignore__"
+_ANNOTATION_KEY = "__annotation__:"
 
 
 def reject_unknown(shift: str, unknown: Mapping[str, Any], allowed: Sequence[str]) -> None:
@@ -145,7 +147,8 @@ def _tio_data(subject: tio.Subject, key: str) -> NDArray[Any]:
 
 
 def to_subject(case: Case, *, with_label: bool = True) -> tio.Subject:
-    """A TorchIO subject holding the case's images (ScalarImage) and, optionally, label and ignore (LabelMap)."""
+    """A TorchIO subject holding the case's images (ScalarImage) and, optionally, label, ignore and annotations
+    (LabelMap)."""
     affine = np.asarray(case.affine, dtype=np.float64)
     items = {
         _IMAGE_KEY + m: _tio_image(tio.ScalarImage, img.astype(np.float32), affine) for m, img in case.images.items()
@@ -154,11 +157,14 @@ def to_subject(case: Case, *, with_label: bool = True) -> tio.Subject:
         items[_LABEL_KEY] = _tio_image(tio.LabelMap, case.label.astype(np.uint8), affine)
         if case.ignore is not None:
             items[_IGNORE_KEY] = _tio_image(tio.LabelMap, case.ignore.astype(np.uint8), affine)
+        for rater, mask in case.annotations.items():
+            items[_ANNOTATION_KEY + rater] = _tio_image(tio.LabelMap, mask.astype(np.uint8), affine)
     return tio.Subject(**items)
 
 
 def from_subject(case: Case, subject: tio.Subject) -> Case:
-    """The case with images (and label/ignore, if the subject holds them) read back from ``subject``."""
+    """The case with images (and label/ignore/annotations, if the subject holds them) read back from
+    ``subject``."""
     images = {m: np.ascontiguousarray(_tio_data(subject, _IMAGE_KEY + m), dtype=np.float32) for m in case.images}
     changes: dict[str, Any] = {"images": images}
     if _LABEL_KEY in subject:
@@ -166,6 +172,10 @@ def from_subject(case: Case, subject: tio.Subject) -> Case:
         changes["affine"] = np.asarray(cast(tio.Image, subject[_LABEL_KEY]).affine, dtype=np.float64)
     if _IGNORE_KEY in subject:
         changes["ignore"] = np.ascontiguousarray(_tio_data(subject, _IGNORE_KEY) > 0.5)
+    if _LABEL_KEY in subject and case.annotations:
+        changes["annotations"] = {
+            rater: np.ascontiguousarray(_tio_data(subject, _ANNOTATION_KEY + rater) > 0.5) for rater in case.annotations
+        }
     return case.with_(**changes)
 
 

@@ -1,4 +1,5 @@
-"""Axis-aligned reorientations (signed axis permutations) applied to images, label and ignore together."""
+"""Axis-aligned reorientations (signed axis permutations) applied to images, label, ignore and annotations
+together."""
 
 from __future__ import annotations
 
@@ -76,5 +77,6 @@ def reorient(case: Case, order: Sequence[int], flips: Sequence[int], *, keep_hea
         images={name: _apply(img, order, flips) for name, img in case.images.items()},
         label=_apply(case.label, order, flips),
         ignore=None if case.ignore is None else _apply(case.ignore, order, flips),
+        annotations={rater: _apply(mask, order, flips) for rater, mask in case.annotations.items()},
         affine=affine,
     )

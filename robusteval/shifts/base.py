@@ -28,8 +28,8 @@ class Touches(StrEnum):
     """What a shift changes."""
 
     IMAGE = "image"  # intensity artifacts: the label is untouched
-    IMAGE_AND_LABEL = "image_and_label"  # spatial shifts move both together
-    LABEL = "label"  # reference-label noise: the images are untouched
+    IMAGE_AND_LABEL = "image_and_label"  # spatial shifts move both (and ignore mask, annotations) together
+    LABEL = "label"  # reference-label noise: the images (and other raters' annotations) are untouched
 
 
 class Shift(ABC):

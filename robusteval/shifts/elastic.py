@@ -91,12 +91,17 @@ class Elastic(TabledShift):
         if case.ignore is not None:
             arrays.append(case.ignore.astype(np.float32))
             modes.append("nearest")
+        raters = list(case.annotations)
+        arrays += [case.annotations[r].astype(np.float32) for r in raters]
+        modes += ["nearest"] * len(raters)
         vols = torch.from_numpy(np.stack(arrays)).to(device)
         out = _torch_ops.elastic(vols, case.affine, grid, modes, device).cpu().numpy()
         images = {m: np.ascontiguousarray(out[i]) for i, m in enumerate(names)}
         label = np.ascontiguousarray(out[len(names)] > 0.5)
         ignore = None if case.ignore is None else np.ascontiguousarray(out[len(names) + 1] > 0.5)
-        return case.with_(images=images, label=label, ignore=ignore)
+        first = len(names) + 1 + (case.ignore is not None)
+        annotations = {r: np.ascontiguousarray(out[first + i] > 0.5) for i, r in enumerate(raters)}
+        return case.with_(images=images, label=label, ignore=ignore, annotations=annotations)
 
 
 SHIFTS.add(Elastic.name, Elastic)

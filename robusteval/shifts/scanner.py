@@ -41,11 +41,11 @@ def polynomial_bias(shape: tuple[int, ...], coefficients: list[float], strength:
 class Scanner(Shift):
     """Move a case a fraction ``weight = severity / 5`` of the way toward scanner ``profile``.
 
-    Applied to images, label and ignore mask, in the synthetic generator's order:
+    Applied to images, label, ignore mask and annotations, in the synthetic generator's order:
 
     1. grid: voxel size ``s + weight x (max(p, s) - s)`` per array axis (``s`` the case's, ``p`` the profile's
        ``spacing_mm``, whose z, the slice direction, goes to array axis 2; never finer than the case's).
-       Images: Gaussian slice profile + linear interpolation; label and ignore: the same on their 0/1 map,
+       Images: Gaussian slice profile + linear interpolation; label, ignore, annotations: the same on their 0/1 map,
        then a partial-volume threshold of 0.5. Shape and affine change (same field of view);
     2. contrast: power law ``gamma = 1 + weight x (profile.gamma - 1)`` on each image's [min, max] range;
     3. bias: exp of a random 2nd-order polynomial with peak |log| ``weight x profile.bias_strength``;
@@ -110,6 +110,7 @@ class Scanner(Shift):
         new_affine = resample_to(case.label.astype(np.float32), affine, spacing)[1]
         label = regrid(case.label) >= 0.5
         ignore = None if case.ignore is None else regrid(case.ignore) >= 0.5
+        annotations = {rater: regrid(mask) >= 0.5 for rater, mask in case.annotations.items()}
         bias = polynomial_bias(
             label.shape, [float(c) for c in params["bias_coefficients"]], float(params["bias_strength"])
         )
@@ -127,7 +128,7 @@ class Scanner(Shift):
             noisy = np.sqrt((out + n1) ** 2 + n2**2).astype(np.float32)
             # a skull-stripped input (zero background) stays skull-stripped, as released data are
             images[m] = np.where(out > 0, noisy, np.float32(0.0)) if bool((img == 0).any()) else noisy
-        return case.with_(images=images, label=label, ignore=ignore, affine=new_affine)
+        return case.with_(images=images, label=label, ignore=ignore, annotations=annotations, affine=new_affine)
 
 
 SHIFTS.add(Scanner.name, Scanner)

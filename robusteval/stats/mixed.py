@@ -1,7 +1,8 @@
 """Linear mixed model: ``metric ~ family * condition (+ site)`` with a random intercept per subject.
 
 Conventions: fitted by REML with ``statsmodels`` ``MixedLM`` on the successful rows except label-noise
-conditions. ``condition`` is set by ``settings.mixed_condition`` (shift name by default, reference level
+conditions and the human baseline (family ``human``: a second rater, shown beside the model families, not one
+of them). ``condition`` is set by ``settings.mixed_condition`` (shift name by default, reference level
 ``clean``); the family reference level is ``cnn`` when present, else the first family alphabetically. A site
 fixed effect is added when the rows come from two or more sites. Design columns that are all zero or
 linearly dependent on earlier ones (family x condition combinations absent from the data) are dropped and
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.mixed_linear_model import MixedLM
 
+from robusteval.protocol.schema import HUMAN_FAMILY
 from robusteval.stats.frame import CLEAN, Prepared, alpha_of
 from robusteval.stats.hypothesis import adjust_pvalues
 from robusteval.stats.records import Record
@@ -72,7 +74,7 @@ def _condition(rows: pd.DataFrame, mode: str) -> pd.Series:
 
 
 def _fit_one(prep: Prepared, settings: StatsSettings, metric: str) -> list[Record]:
-    rows = prep.rows.loc[~prep.rows["is_label_noise"]]
+    rows = prep.rows.loc[~prep.rows["is_label_noise"] & (prep.rows["family"] != HUMAN_FAMILY)]
     rows = rows.loc[rows[metric].notna()]
     data = pd.DataFrame(
         {
