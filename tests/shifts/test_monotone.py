@@ -1,4 +1,5 @@
-"""Severities are monotone: image quality against the clean image (PSNR) falls with every severity step.
+"""Severities are monotone: image quality against the clean image (PSNR) falls with every severity step, and
+the label-noise reference moves further from the clean one.
 
 Parameters are drawn with common random numbers (one seed for every severity). Motion is monotone only on
 average over draws (the k-space segments move with the number of movements), so it is averaged over four.
@@ -10,7 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
-from shift_helpers import make_shift, psnr
+from shift_helpers import dice, make_shift, psnr
 
 from robusteval.data.case import Case
 
@@ -79,3 +80,26 @@ def test_scanner_degrades_monotonically(anatomy_case: Case) -> None:
         scale = shift.sample(s, np.random.default_rng(0))["intensity_scale"]
         scores.append(psnr(clean, out.images["flair"] / scale))
     assert all(a > b for a, b in itertools.pairwise(scores)), scores
+
+
+@pytest.mark.parametrize(("name", "sign"), [("label_erode", -1), ("label_dilate", 1)])
+def test_boundary_label_noise_grows_monotonically_with_severity(name: str, sign: int, anatomy_case: Case) -> None:
+    """With one seed (common random numbers) the eroded reference shrinks and the dilated one grows at every
+    severity step, on the synthetic subject at 4 mm (steps of a fraction of a voxel)."""
+    shift = make_shift(name)
+    for seed in range(2):
+        volumes = [int(shift.apply(anatomy_case, shift.sample(s, np.random.default_rng(seed))).label.sum())
+                   for s in range(6)]  # fmt: skip
+        assert all(sign * (b - a) > 0 for a, b in itertools.pairwise(volumes)), (seed, volumes)
+
+
+def test_label_elastic_overlap_falls_monotonically_with_severity(anatomy_case: Case) -> None:
+    """The elastic warp scales one field with the severity: the overlap with the clean reference falls at every
+    step (mean Dice over three draws)."""
+    shift = make_shift("label_elastic")
+    clean = anatomy_case.label
+    table = np.array([[dice(shift.apply(anatomy_case, shift.sample(s, np.random.default_rng(seed))).label, clean)
+                       for s in range(6)] for seed in range(3)])  # fmt: skip
+    assert (table[:, 0] == 1.0).all()
+    mean = table.mean(axis=0)
+    assert all(a > b for a, b in itertools.pairwise(mean)), table

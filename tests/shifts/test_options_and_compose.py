@@ -97,18 +97,22 @@ def test_composition_applies_steps_in_the_listed_order(phantom_case: Case) -> No
 
 
 def test_composition_of_spatial_and_label_noise_steps(phantom_case: Case) -> None:
-    """flip then dilate equals dilate then flip for a symmetric ball, and both differ from the clean case."""
+    """flip then dilate equals dilate then flip (dilation commutes with a flip: its dithering field is a
+    function of world position, which the flip keeps), and both differ from the clean case."""
     a = Condition.build("a", [("flip", {"axis": 0}, None), ("label_dilate", {}, 2)])
     b = Condition.build("b", [("label_dilate", {}, 2), ("flip", {"axis": 0}, None)])
     pa, pb = sample_condition(a, 4, 1), sample_condition(b, 4, 1)
-    assert pa[1] == {"k_vox": 2}
-    assert pb[0] == {"k_vox": 2}
+    level = make_shift("label_dilate").severity_table()[1]
+    assert pa[1]["k_mm"] == pb[0]["k_mm"] == level["k_mm"]
+    pb[0]["seed"] = pa[1]["seed"]  # the dithering field lives in world mm: the same field before or after the flip
     out_a, out_b = apply_condition(phantom_case, a, pa), apply_condition(phantom_case, b, pb)
     assert_same_case(out_a, out_b)
     assert out_a.label.sum() > phantom_case.label.sum()
-    # a non-commuting pair: erosion then dilation (opening) differs from dilation then erosion (closing)
+    # a non-commuting pair: erosion then dilation differs from dilation then erosion
     opening = Condition.build("o", [("label_erode", {}, None), ("label_dilate", {}, None)])
     closing = Condition.build("c", [("label_dilate", {}, None), ("label_erode", {}, None)])
-    lab_o = apply_condition(phantom_case, opening, sample_condition(opening, 2, 0)).label
-    lab_c = apply_condition(phantom_case, closing, sample_condition(closing, 2, 0)).label
-    assert lab_o.sum() < lab_c.sum()
+    po = sample_condition(opening, 5, 0)
+    pc = [po[1], po[0]]  # the same two steps, swapped
+    lab_o = apply_condition(phantom_case, opening, po).label
+    lab_c = apply_condition(phantom_case, closing, pc).label
+    assert not np.array_equal(lab_o, lab_c)
