@@ -3,6 +3,7 @@
 - ``data synth --out DIR [--sites A B C] [--subjects N] [--train-subjects N] [--resolution MM] [--seed S]``:
   the synthetic multi-site WMH dataset (same arguments, byte-identical files);
 - ``data preview DIR --out FILE.png``: one subject per site, FLAIR and T1 with lesion outlines;
+- ``data realism [--resolution MM]``: the realism card of generator 2 (docs/data.md);
 - ``data sites``: the synthetic scanner profiles;
 - ``data check --source S --path P [--modalities ...] [--partition ...]``: load every case of a dataset and
   print the counts (listed, loaded, failed with reasons, empty references). Exit code 1 when a case failed.
@@ -29,10 +30,34 @@ def _synth(args: argparse.Namespace) -> int:
         train_subjects=args.train_subjects,
         resolution_mm=args.resolution,
         seed=args.seed,
+        version=str(args.generator),
     )
     manifest = generate(spec, Path(args.out))
     n = len(spec.sites) * (spec.test_subjects + spec.train_subjects)
-    print(f"cases: {n} ({', '.join(spec.sites)}; {spec.resolution_mm:g} mm; seed {spec.seed}) -> {manifest}")
+    where = f"{', '.join(spec.sites)}; {spec.resolution_mm:g} mm; seed {spec.seed}; generator {spec.version}"
+    print(f"cases: {n} ({where}) -> {manifest}")
+    return 0
+
+
+def _realism(args: argparse.Namespace) -> int:
+    from robusteval.data.realism import card_rows, measure
+
+    facts = measure(tuple(args.sites), args.subjects, args.train_subjects, args.resolution, args.seed)
+    rows = card_rows(facts)
+    sites = list(dict.fromkeys(r["site"] for r in rows))
+    by = {(r["measure"], r["site"]): r for r in rows}
+    measures = list(dict.fromkeys(r["measure"] for r in rows))
+    if args.markdown:
+        print("| measure | " + " | ".join(f"site {s}" for s in sites) + " | aims at | source |")
+        print("|---" * (len(sites) + 3) + "|")
+    for m in measures:
+        first = by[(m, sites[0])]
+        values = [by[(m, s)]["value"] for s in sites]
+        if args.markdown:
+            print(f"| {m} | " + " | ".join(values) + f" | {first['target']} | {first['source']} |")
+        else:
+            print(f"{m:36} " + "  ".join(f"{s}: {v}" for s, v in zip(sites, values, strict=True)))
+            print(f"{'':36} aims at {first['target']} ({first['source']})")
     return 0
 
 
@@ -93,7 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = data.add_subparsers(dest="data_command", metavar="{synth,preview,sites,check}", required=True)
+    sub = data.add_subparsers(dest="data_command", metavar="{synth,realism,preview,sites,check}", required=True)
 
     synth = sub.add_parser("synth", help="generate the synthetic multi-site WMH dataset")
     synth.add_argument("--out", required=True, help="output folder (new, or made with the same arguments)")
@@ -120,7 +145,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="working resolution in mm (1 on a GPU machine, 2 on CPU; default %(default)s)",
     )
     synth.add_argument("--seed", type=int, default=SynthSpec.seed, help="random seed (default %(default)s)")
+    synth.add_argument(
+        "--generator",
+        type=int,
+        choices=(1, 2),
+        default=int(SynthSpec.version),
+        help="generator version (2: realistic lesions, mimics and two raters; default %(default)s)",
+    )
     synth.set_defaults(func=_synth)
+
+    realism = sub.add_parser("realism", help="measure the realism card of the synthetic data (generator 2)")
+    realism.add_argument("--sites", nargs="+", default=list(SynthSpec.sites), choices=sorted(SITES), metavar="SITE")
+    realism.add_argument("--subjects", type=int, default=10, help="test subjects per site (default %(default)s)")
+    realism.add_argument("--train-subjects", type=int, default=5, help="threshold-tuning subjects of the first site")
+    realism.add_argument("--resolution", type=float, default=2.0, metavar="MM")
+    realism.add_argument("--seed", type=int, default=0)
+    realism.add_argument("--markdown", action="store_true", help="print a Markdown table (docs/data.md)")
+    realism.set_defaults(func=_realism)
 
     preview = sub.add_parser("preview", help="draw one subject per site with lesion outlines")
     preview.add_argument("dataset", help="dataset folder (with manifest.csv) or a manifest CSV")

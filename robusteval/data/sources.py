@@ -18,6 +18,7 @@ __all__ = [
     "list_cases",
     "manifest_source",
     "read_manifest",
+    "synthetic_records",
     "synthetic_source",
 ]
 
@@ -33,6 +34,7 @@ from robusteval.data.metadata import read_table, typed_columns
 from robusteval.data.msd import msd_source
 from robusteval.data.options import check_params
 from robusteval.data.synthetic import SynthSpec, generate
+from robusteval.data.synthetic_v2 import IGNORE_VALUE
 from robusteval.data.wmh2017 import wmh2017_source
 from robusteval.errors import CaseError, RobustEvalError
 from robusteval.protocol.schema import DatasetSpec
@@ -133,8 +135,10 @@ def read_manifest(
 @SOURCES.register("synthetic")
 def synthetic_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
     """The embedded default: multi-site synthetic WMH data (``params``: sites, test_subjects, train_subjects,
-    resolution_mm, seed), generated once into ``cache_dir/synthetic/<key>``."""
-    params = check_params(spec, {"sites", "test_subjects", "train_subjects", "resolution_mm", "seed"})
+    resolution_mm, seed, generator), generated once into ``cache_dir/synthetic/<key>``. Generator 2 labels
+    other pathology 2 (an ignore mask) and writes rater 2's annotation."""
+    keys = {"sites", "test_subjects", "train_subjects", "resolution_mm", "seed", "generator"}
+    params = check_params(spec, keys)
     try:
         synth = SynthSpec(
             sites=tuple(str(s) for s in params.get("sites", SynthSpec.sites)),
@@ -142,11 +146,23 @@ def synthetic_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
             train_subjects=int(params.get("train_subjects", SynthSpec.train_subjects)),
             resolution_mm=float(params.get("resolution_mm", SynthSpec.resolution_mm)),
             seed=int(params.get("seed", SynthSpec.seed)),
+            version=str(int(params.get("generator", SynthSpec.version))),
         )
     except (TypeError, ValueError) as exc:
         raise RobustEvalError(f"dataset.params: {exc}") from None
+    return synthetic_records(synth, spec.modalities, spec.partition, cache_dir)
+
+
+def synthetic_records(
+    synth: SynthSpec, modalities: list[str], partition: str | None, cache_dir: Path
+) -> list[CaseRecord]:
+    """Generate ``synth`` into ``cache_dir/synthetic/<key>`` (or reuse it) and list its cases; generator 2's
+    label value 2 (other pathology) becomes the ignore mask."""
     manifest = generate(synth, cache_dir / "synthetic" / synth.key())
-    return read_manifest(manifest, spec.modalities, spec.partition)
+    if synth.version == "1":
+        return read_manifest(manifest, modalities, partition)
+    values = (0, 1, IGNORE_VALUE)
+    return read_manifest(manifest, modalities, partition, label_values=values, ignore_value=IGNORE_VALUE)
 
 
 @SOURCES.register("manifest")

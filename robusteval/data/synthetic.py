@@ -77,27 +77,22 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from robusteval.data import synthetic_v2
 from robusteval.data.loading import save_nifti
+from robusteval.data.synth_common import (
+    FloatArray,
+    ScannerProfile,
+    mni152_maps,
+    resample_to,
+)
+from robusteval.data.synth_common import bias_field as _bias_field
+from robusteval.data.synth_common import smooth_noise as _smooth_noise
+from robusteval.data.synth_common import subject_rng as _subject_rng
 from robusteval.errors import RobustEvalError
 
 GENERATOR_VERSION = "1"
 
 DEFORM_MM = 3.0
-FloatArray = NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class ScannerProfile:
-    """How a site's scanner images the anatomy. ``spacing_mm`` is (x, y, z); z is the slice direction."""
-
-    name: str
-    description: str
-    field_strength_t: float
-    spacing_mm: tuple[float, float, float]
-    snr: float  # mean white-matter signal / noise std (Rician)
-    bias_strength: float  # peak log-amplitude of the smooth multiplicative bias field
-    gamma: float  # contrast mapping: intensity ** gamma on the [0, 1]-normalised image
-    scale: float  # scanner intensity units
 
 
 # Modelled on the MICCAI-2017 WMH challenge scanners (Kuijf et al. 2019).
@@ -157,46 +152,16 @@ class Anatomy:
     grade: str
 
 
-def resample_to(
-    volume: NDArray[np.floating],
-    affine: NDArray[np.float64],
-    spacing_mm: tuple[float, float, float],
-    order: int = 1,
-) -> tuple[FloatArray, NDArray[np.float64]]:
-    """Resample a volume to a new voxel size on the same field of view (area-preserving when downsampling)."""
-    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
-    factors = np.asarray(spacing_mm, dtype=np.float64) / zooms
-    shape = np.maximum(np.round(np.asarray(volume.shape) / factors).astype(int), 1)
-    # anti-aliasing / slice profile: Gaussian whose FWHM matches the new voxel (only where coarser)
-    sigma = np.sqrt(np.maximum(factors**2 - 1.0, 0.0)) * 0.5
-    src = ndimage.gaussian_filter(volume.astype(np.float32), sigma) if np.any(sigma > 0) else volume
-    # voxel centres of the new grid expressed in the old grid's index space
-    coords = [(np.arange(n) + 0.5) * f - 0.5 for n, f in zip(shape, factors, strict=True)]
-    grid = np.meshgrid(*coords, indexing="ij")
-    out = ndimage.map_coordinates(src, grid, order=order, mode="nearest").astype(np.float32)
-    new_affine = affine.copy()
-    new_affine[:3, :3] = affine[:3, :3] @ np.diag(factors)
-    new_affine[:3, 3] = affine[:3, :3] @ (0.5 * factors - 0.5) + affine[:3, 3]
-    return out, new_affine
-
-
 @functools.lru_cache(maxsize=4)
 def template_maps(
     resolution_mm: float,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, NDArray[np.float64]]:
     """MNI152 2009 GM, WM, CSF fractions and a ventricle mask, cropped to the brain, at ``resolution_mm``."""
-    from nilearn import datasets
-
-    mask_img = datasets.load_mni152_brain_mask(resolution=1)
-    mask = np.asarray(mask_img.get_fdata(), dtype=np.float32) > 0.5
-    gm = np.asarray(datasets.load_mni152_gm_template(resolution=1).get_fdata(), dtype=np.float32)
-    wm = np.asarray(datasets.load_mni152_wm_template(resolution=1).get_fdata(), dtype=np.float32)
-    gm, wm = gm * mask, wm * mask
-    csf = np.clip(mask.astype(np.float32) - gm - wm, 0.0, 1.0)
+    mask, gm, wm, csf, mni_affine = mni152_maps()
     idx = np.argwhere(mask)
     lo, hi = np.maximum(idx.min(axis=0) - 4, 0), np.minimum(idx.max(axis=0) + 5, mask.shape)
     sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    affine = np.asarray(mask_img.affine, dtype=np.float64).copy()
+    affine = mni_affine.copy()
     affine[:3, 3] = affine[:3, :3] @ lo + affine[:3, 3]
     # ventricles: the large CSF component deep inside the brain (far from the brain surface)
     depth = edt.edt(mask[sl], black_border=True)
@@ -208,12 +173,6 @@ def template_maps(
     out = [resample_to(v[sl], affine, spacing)[0] for v in (gm, wm, csf, vent)]
     new_affine = resample_to(gm[sl], affine, spacing)[1]
     return out[0], out[1], out[2], out[3], new_affine
-
-
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma_vox: float) -> FloatArray:
-    """Gaussian-smoothed white noise rescaled to peak absolute value 1."""
-    n: FloatArray = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma_vox)
-    return (n / max(float(np.abs(n).max()), 1e-6)).astype(np.float32)
 
 
 def make_anatomy(rng: np.random.Generator, resolution_mm: float) -> Anatomy:
@@ -277,17 +236,6 @@ def make_anatomy(rng: np.random.Generator, resolution_mm: float) -> Anatomy:
     return Anatomy(gm=gm, wm=wm, csf=csf, lesion=frac, affine=affine, grade=grade)
 
 
-def _bias_field(rng: np.random.Generator, shape: tuple[int, ...], strength: float) -> FloatArray:
-    """exp of a random 2nd-order polynomial over [-1, 1]^3 with peak |log| equal to ``strength``."""
-    axes = np.meshgrid(*[np.linspace(-1.0, 1.0, n, dtype=np.float32) for n in shape], indexing="ij")
-    x, y, z = axes
-    terms = [x, y, z, x * y, x * z, y * z, x * x, y * y, z * z]
-    coeffs = rng.uniform(-1.0, 1.0, size=len(terms))
-    log_field = sum((c * t for c, t in zip(coeffs, terms, strict=True)), np.zeros(shape, dtype=np.float32))
-    log_field *= strength / max(float(np.abs(log_field).max()), 1e-6)
-    return np.exp(log_field).astype(np.float32)
-
-
 def acquire(
     anatomy: Anatomy, profile: ScannerProfile, rng: np.random.Generator, resolution_mm: float
 ) -> tuple[dict[str, FloatArray], NDArray[np.uint8], NDArray[np.float64]]:
@@ -326,16 +274,11 @@ class SynthSpec:
     train_subjects: int = 0  # per site
     resolution_mm: float = 2.0
     seed: int = 0
-    version: str = field(default=GENERATOR_VERSION)
+    version: str = field(default=GENERATOR_VERSION)  # the generator: "1" or "2" (synthetic_v2)
 
     def key(self) -> str:
         blob = json.dumps(asdict(self), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _subject_rng(seed: int, *parts: str) -> np.random.Generator:
-    digest = hashlib.sha256(json.dumps([seed, *parts]).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 MANIFEST_COLUMNS = (
@@ -349,6 +292,8 @@ def _spec_json(spec: SynthSpec) -> str:
 
 
 def _check_spec(spec: SynthSpec) -> None:
+    if spec.version not in _SCANNERS:
+        raise RobustEvalError(f"generator {spec.version!r}: use one of {sorted(_SCANNERS)}")
     unknown = [s for s in spec.sites if s not in SITES]
     if unknown:
         raise RobustEvalError(f"unknown site(s) {unknown}; known: {sorted(SITES)}")
@@ -400,6 +345,36 @@ def generate(spec: SynthSpec, out_dir: Path) -> Path:
     return manifest
 
 
+@dataclass(frozen=True)
+class _Scanned:
+    """One subject imaged at its site, as the dataset writer needs it."""
+
+    images: dict[str, FloatArray]
+    labels: dict[str, NDArray[np.uint8]]  # manifest column -> label (``label`` = the reference)
+    affine: NDArray[np.float64]
+    profile: ScannerProfile
+    grade: str
+
+
+def _scan_v1(spec: SynthSpec, site: str, subject: str) -> _Scanned:
+    anatomy = make_anatomy(_subject_rng(spec.seed, subject), spec.resolution_mm)
+    rng = _subject_rng(spec.seed, subject, "scan", site)
+    images, label, affine = acquire(anatomy, SITES[site], rng, spec.resolution_mm)
+    return _Scanned(images, {"label": label}, affine, SITES[site], anatomy.grade)
+
+
+def _scan_v2(spec: SynthSpec, site: str, subject: str) -> _Scanned:
+    person = synthetic_v2.make_subject(_subject_rng(spec.seed, subject), spec.resolution_mm)
+    rng = _subject_rng(spec.seed, subject, "scan", site)
+    out = synthetic_v2.scan(person, synthetic_v2.SITES_V2[site], rng, spec.resolution_mm)
+    labels = {"label": out.labels["rater1"], "label_rater2": out.labels["rater2"]}
+    return _Scanned(out.images, labels, out.affine, synthetic_v2.SITES_V2[site].scanner, person.grade)
+
+
+_SCANNERS = {"1": _scan_v1, "2": _scan_v2}
+MANIFEST_COLUMNS_V2 = (*MANIFEST_COLUMNS[:10], "label_rater2", *MANIFEST_COLUMNS[10:])
+
+
 def _write(spec: SynthSpec, tmp: Path) -> None:
     """Generate every subject of ``spec`` into the folder ``tmp``."""
     from cc3d import connected_components
@@ -407,32 +382,31 @@ def _write(spec: SynthSpec, tmp: Path) -> None:
     (tmp / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     for site in spec.sites:
-        profile = SITES[site]
         for partition, n in (("train", spec.train_subjects), ("test", spec.test_subjects)):
             for i in range(n):
                 subject = f"{site}-{partition}-{i:03d}"
-                anatomy = make_anatomy(_subject_rng(spec.seed, subject), spec.resolution_mm)
-                images, label, affine = acquire(
-                    anatomy, profile, _subject_rng(spec.seed, subject, "scan", site), spec.resolution_mm
-                )
+                scanned = _SCANNERS[spec.version](spec, site, subject)
                 files = {}
-                arrays: list[tuple[str, NDArray[np.generic]]] = [*images.items(), ("label", label)]
+                arrays: list[tuple[str, NDArray[np.generic]]] = [*scanned.images.items(), *scanned.labels.items()]
                 for name, arr in arrays:
                     rel = f"images/{subject}_{name}.nii.gz"
-                    save_nifti(arr, affine, tmp / rel)
+                    save_nifti(arr, scanned.affine, tmp / rel)
                     files[name] = rel
-                zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
-                count = int(connected_components(label, connectivity=26, return_N=True)[1])
+                zooms = np.sqrt((scanned.affine[:3, :3] ** 2).sum(axis=0))
+                lesion = (scanned.labels["label"] == 1).astype(np.uint8)
+                count = int(connected_components(lesion, connectivity=26, return_N=True)[1])
                 rows.append({
-                    "case_id": subject, "subject_id": subject, "site": site, "scanner": profile.description,
-                    "field_strength_t": profile.field_strength_t,
+                    "case_id": subject, "subject_id": subject, "site": site, "scanner": scanned.profile.description,
+                    "field_strength_t": scanned.profile.field_strength_t,
                     "spacing_mm": "x".join(f"{z:.2f}" for z in zooms), "partition": partition,
-                    "flair": files["flair"], "t1": files["t1"], "label": files["label"],
-                    "lesion_volume_ml": round(float(label.sum() * np.prod(zooms) / 1000.0), 4),
-                    "lesion_count": count, "lesion_grade": anatomy.grade,
+                    "flair": files["flair"], "t1": files["t1"],
+                    **{column: files[column] for column in scanned.labels},
+                    "lesion_volume_ml": round(float(lesion.sum() * np.prod(zooms) / 1000.0), 4),
+                    "lesion_count": count, "lesion_grade": scanned.grade,
                 })  # fmt: skip
+    columns = MANIFEST_COLUMNS if spec.version == "1" else MANIFEST_COLUMNS_V2
     with (tmp / "manifest.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     (tmp / "spec.json").write_text(_spec_json(spec))

@@ -14,7 +14,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,13 @@ import numpy as np
 import torch
 
 from robusteval.data.case import Case
-from robusteval.data.sources import read_manifest
-from robusteval.data.synthetic import SynthSpec, generate
+from robusteval.data.sources import synthetic_records
+from robusteval.data.synthetic import SynthSpec
 from robusteval.metrics import compute_metrics
 from robusteval.models.base import ADAPTERS, InferenceSettings, ModelAdapter, normalize
 from robusteval.models.knn import sample_training_points
 from robusteval.models.monai_net import network_class
-from robusteval.models.zoo_entry import ZOO_DIR, ZooModel
+from robusteval.models.zoo_entry import ZOO_DIR
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class ClassicalRecipe:
     adapter: str
     params: dict[str, Any]
     grid: dict[str, list[Any]]
-    prepare: Callable[[str, list[Case], np.random.Generator], dict[str, Any]] | None = None
+    prepare: Callable[[str, list[Case], np.random.Generator, Path], dict[str, Any]] | None = None
     fit_subjects: int = 0
     family: str = "classical"
     note: str = ""
@@ -65,7 +65,7 @@ class ClassicalRecipe:
     resolution_mm: float = 2.0
 
 
-def _knn_samples(entry: str, cases: list[Case], rng: np.random.Generator) -> dict[str, Any]:
+def _knn_samples(entry: str, cases: list[Case], rng: np.random.Generator, zoo_dir: Path) -> dict[str, Any]:
     """Draw BIANCA-style training points from ``cases``; write ``zoo/<entry>.npz``; return the ``samples`` param."""
     feats, labels = [], []
     for c in cases:
@@ -75,7 +75,7 @@ def _knn_samples(entry: str, cases: list[Case], rng: np.random.Generator) -> dic
         labels.append(y)
     name = f"{entry}.npz"
     np.savez_compressed(
-        ZOO_DIR / name, features=np.concatenate(feats).astype(np.float16), labels=np.concatenate(labels)
+        zoo_dir / name, features=np.concatenate(feats).astype(np.float16), labels=np.concatenate(labels)
     )
     return {"samples": name}
 
@@ -198,6 +198,11 @@ RECIPES: dict[str, Recipe | ClassicalRecipe] = {
 DEFAULT_TEST = SynthSpec(sites=("A",), test_subjects=6, train_subjects=0, resolution_mm=2.0, seed=0)
 
 
+def default_test(generator: str) -> SynthSpec:
+    """The card's in-distribution test set: site A's test partition of the default data of ``generator``."""
+    return replace(DEFAULT_TEST, version=generator)
+
+
 def _patches(
     cases: list[tuple[np.ndarray, np.ndarray]], recipe: Recipe, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,16 +233,23 @@ def _outputs(net: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
-def _load(manifest: Path, partition: str) -> list[Case]:
-    return [r.load() for r in read_manifest(manifest, ["flair", "t1"], partition)]
+def _load(spec: SynthSpec, cache_dir: Path, partition: str) -> list[Case]:
+    return [r.load() for r in synthetic_records(spec, ["flair", "t1"], partition, cache_dir)]
 
 
-def _train_cases(train_subjects: int, resolution_mm: float, cache_dir: Path) -> tuple[SynthSpec, list[Case]]:
-    spec = SynthSpec(sites=("A",), test_subjects=0, train_subjects=train_subjects, resolution_mm=resolution_mm, seed=0)
-    return spec, _load(generate(spec, cache_dir / "synthetic" / spec.key()), "train")
+def _train_cases(
+    train_subjects: int, resolution_mm: float, cache_dir: Path, generator: str
+) -> tuple[SynthSpec, list[Case]]:
+    spec = SynthSpec(
+        sites=("A",), test_subjects=0, train_subjects=train_subjects, resolution_mm=resolution_mm, seed=0,
+        version=generator,
+    )  # fmt: skip
+    return spec, _load(spec, cache_dir, "train")
 
 
-def train_network(recipe: Recipe, entry: str, cases: list[Case], n_iter: int, seed: int) -> dict[str, Any]:
+def train_network(
+    recipe: Recipe, entry: str, cases: list[Case], n_iter: int, seed: int, zoo_dir: Path = ZOO_DIR
+) -> dict[str, Any]:
     """Train ``recipe``'s network; write ``zoo/<entry>.pt`` (:func:`compact_state`); return the card's fields."""
     from monai.losses.dice import DiceCELoss
 
@@ -268,7 +280,7 @@ def train_network(recipe: Recipe, entry: str, cases: list[Case], n_iter: int, se
             )
     train_s = time.perf_counter() - t0
     weights = f"{entry}.pt"
-    torch.save(compact_state(net.state_dict()), ZOO_DIR / weights)
+    torch.save(compact_state(net.state_dict()), zoo_dir / weights)
     return {
         "architecture": recipe.architecture,
         "kwargs": recipe.kwargs,
@@ -313,24 +325,30 @@ def network_params(recipe: Recipe, weights: str) -> dict[str, Any]:
 
 
 def _mean_dsc(model: ModelAdapter, cases: list[Case]) -> float:
+    """Mean DSC over ``cases`` (each case's ignore mask excluded)."""
     return float(
-        np.mean([compute_metrics(["dsc"], model.predict(c).mask, c.label, c.spacing_mm)[0]["dsc"] for c in cases])
-    )
+        np.mean([
+            compute_metrics(["dsc"], model.predict(c).mask, c.label, c.spacing_mm, ignore=c.ignore)[0]["dsc"]
+            for c in cases
+        ])
+    )  # fmt: skip
 
 
-def fit_classical(recipe: ClassicalRecipe, entry: str, cases: list[Case], seed: int) -> dict[str, Any]:
+def fit_classical(
+    recipe: ClassicalRecipe, entry: str, cases: list[Case], seed: int, zoo_dir: Path = ZOO_DIR
+) -> dict[str, Any]:
     """Fit a classical entry: ``recipe.prepare`` on the first ``fit_subjects`` cases (e.g. k-NN training samples),
     then a grid search of ``recipe.grid`` for the best mean DSC on the remaining (tuning) cases."""
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     fit, tune = cases[: recipe.fit_subjects], cases[recipe.fit_subjects :]
-    params = {**recipe.params, **(recipe.prepare(entry, fit, rng) if recipe.prepare else {})}
+    params = {**recipe.params, **(recipe.prepare(entry, fit, rng, zoo_dir) if recipe.prepare else {})}
     adapter = ADAPTERS.get(recipe.adapter)
     keys = sorted(recipe.grid)
     results = []
     for values in itertools.product(*(recipe.grid[k] for k in keys)):
         trial = {**params, **dict(zip(keys, values, strict=True))}
-        score = _mean_dsc(adapter(entry, trial, ZOO_DIR, "cpu"), tune)
+        score = _mean_dsc(adapter(entry, trial, zoo_dir, "cpu"), tune)
         results.append({**dict(zip(keys, values, strict=True)), "tuning_dsc": round(score, 4)})
         print(f"[{entry}] {results[-1]}", flush=True)
     best = max(results, key=lambda r: r["tuning_dsc"])
@@ -352,23 +370,35 @@ def fit_classical(recipe: ClassicalRecipe, entry: str, cases: list[Case], seed: 
     }
 
 
-def train(entry: str, cache_dir: Path, *, iterations: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """Train or fit ``entry``, write its files and ``zoo/<entry>.json`` (the model card); return the card."""
+def train(
+    entry: str,
+    cache_dir: Path,
+    *,
+    iterations: int | None = None,
+    seed: int = 0,
+    generator: str = SynthSpec.version,
+    zoo_dir: Path = ZOO_DIR,
+) -> dict[str, Any]:
+    """Train or fit ``entry`` on the data of ``generator``, write its files and ``<zoo_dir>/<entry>.json`` (the
+    model card); return the card."""
     recipe = RECIPES[entry]
-    spec, cases = _train_cases(recipe.train_subjects, recipe.resolution_mm, cache_dir)
+    zoo_dir.mkdir(parents=True, exist_ok=True)
+    spec, cases = _train_cases(recipe.train_subjects, recipe.resolution_mm, cache_dir, generator)
     if isinstance(recipe, Recipe):
-        fields = train_network(recipe, entry, cases, iterations or recipe.iterations, seed)
+        fields = train_network(recipe, entry, cases, iterations or recipe.iterations, seed, zoo_dir)
     else:
-        fields = fit_classical(recipe, entry, cases, seed)
+        fields = fit_classical(recipe, entry, cases, seed, zoo_dir)
     card: dict[str, Any] = {"entry": entry, "family": recipe.family, **fields}
     card["training"]["data"] = (
         f"synthetic site A, train partition, {recipe.train_subjects} subjects at {recipe.resolution_mm} mm "
         f"(SynthSpec seed 0, generator version {spec.version})"
     )
+    card["training"]["generator"] = spec.version
     card.update({"note": recipe.note, "recipe": _jsonable(asdict(recipe))})
-    (ZOO_DIR / f"{entry}.json").write_text(json.dumps(card, indent=2) + "\n")
-    card["metrics"] = {"id_test_dsc": evaluate_entry(entry, cache_dir), "id_test_set": asdict(DEFAULT_TEST)}
-    (ZOO_DIR / f"{entry}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (zoo_dir / f"{entry}.json").write_text(json.dumps(card, indent=2) + "\n")
+    test = default_test(generator)
+    card["metrics"] = {"id_test_dsc": evaluate_entry(entry, cache_dir, zoo_dir), "id_test_set": asdict(test)}
+    (zoo_dir / f"{entry}.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
 
 
@@ -376,12 +406,16 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.__name__ if callable(v) else v) for k, v in d.items()}
 
 
-def evaluate_entry(entry: str, cache_dir: Path) -> float:
-    """Mean DSC of a zoo entry on the site-A test partition of the default data (the card's number)."""
-    cases = _load(generate(DEFAULT_TEST, cache_dir / "synthetic" / DEFAULT_TEST.key()), "test")
-    model = ZooModel(entry, {"entry": entry}, None, "cpu")
-    dscs = [compute_metrics(["dsc"], model.predict(c).mask, c.label, c.spacing_mm)[0]["dsc"] for c in cases]
-    return round(float(np.mean(dscs)), 4)
+def evaluate_entry(entry: str, cache_dir: Path, zoo_dir: Path = ZOO_DIR) -> float:
+    """Mean DSC of a zoo entry on the site-A test partition of the default data of the generator it was trained
+    on (the card's number; other pathology, label 2, excluded)."""
+    card = json.loads((zoo_dir / f"{entry}.json").read_text())
+    test = default_test(str(card.get("metrics", {}).get("id_test_set", {}).get("version", "1")))
+    if "generator" in card.get("training", {}):
+        test = default_test(str(card["training"]["generator"]))
+    cases = _load(test, cache_dir, "test")
+    model = ADAPTERS.get(card["adapter"])(entry, card["params"], zoo_dir, "cpu")
+    return round(_mean_dsc(model, cases), 4)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,9 +424,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--cache", type=Path, default=Path("reports/.cache"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--generator", choices=("1", "2"), default=SynthSpec.version, help="training data version")
+    parser.add_argument("--zoo-dir", type=Path, default=ZOO_DIR, help="where weights and cards go")
     args = parser.parse_args(argv)
     for entry in args.entry or sorted(RECIPES):
-        card = train(entry, args.cache, iterations=args.iterations, seed=args.seed)
+        card = train(
+            entry, args.cache, iterations=args.iterations, seed=args.seed, generator=args.generator,
+            zoo_dir=args.zoo_dir,
+        )  # fmt: skip
         print(json.dumps({"entry": entry, **card["metrics"]}))
     return 0
 
