@@ -13,7 +13,15 @@ applied to the test subjects of every site.
 
 from __future__ import annotations
 
-__all__ = ["TARGETS", "THRESHOLDS_Z", "SubjectFacts", "best_threshold", "card_rows", "measure"]
+__all__ = [
+    "TARGETS",
+    "THRESHOLDS_Z",
+    "SubjectFacts",
+    "best_threshold",
+    "boundary_distance_mm",
+    "card_rows",
+    "measure",
+]
 
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +48,7 @@ TARGETS: tuple[tuple[str, str, str], ...] = (
     ("lesions with T1/NAWM > 0.9", "many isointense on T1 (≥ 30 %)", "issue target"),
     ("NAWM FLAIR CV", "6-10 %", "issue target"),
     ("inter-rater DSC, median", "0.75-0.85", "expert raters (REFERENCES.md)"),
+    ("inter-rater boundary distance (mm)", "sets the label-noise severities", "docs/shifts.md"),
     ("best global FLAIR threshold DSC", "≤ 0.60 (a threshold cannot solve real WMH)", "issue target"),
 )
 
@@ -60,12 +69,36 @@ class SubjectFacts:
     t1_ratios: tuple[float, ...]
     nawm_cv: float
     inter_rater_dsc: float
+    boundary_mm: float  # mean symmetric surface distance between the raters' lesions that both found
     z_dsc: tuple[float, ...]  # DSC of each of THRESHOLDS_Z
 
 
 def _dsc(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
     total = int(a.sum()) + int(b.sum())
     return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
+
+
+def _matched(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The 26-connected components of ``a`` that overlap ``b``."""
+    comps = cc3d.connected_components(a.astype(np.uint8), connectivity=26)
+    hit = np.unique(comps[b & (comps > 0)])
+    return np.isin(comps, hit)
+
+
+def _surface(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    return mask & ~ndimage.binary_erosion(mask, border_value=0)
+
+
+def boundary_distance_mm(a: NDArray[np.bool_], b: NDArray[np.bool_], spacing: tuple[float, float, float]) -> float:
+    """Boundary disagreement of two raters: the mean symmetric distance (mm) between the surface voxels of the
+    lesions both found (components of one overlapping the other); NaN when they share none. Lesions one rater
+    missed are detection disagreement, not boundary disagreement."""
+    sa, sb = _surface(_matched(a, b)), _surface(_matched(b, a))
+    if not sa.any() or not sb.any():
+        return float("nan")
+    d_ab = edt.edt(~sb, anisotropy=spacing, black_border=False)[sa]
+    d_ba = edt.edt(~sa, anisotropy=spacing, black_border=False)[sb]
+    return float(np.concatenate([d_ab, d_ba]).mean())
 
 
 def _facts(site: str, partition: str, subject: Subject, s: Scan, resolution_mm: float) -> SubjectFacts:
@@ -114,6 +147,7 @@ def _facts(site: str, partition: str, subject: Subject, s: Scan, resolution_mm: 
         t1_ratios=tuple(t1_ratios),
         nawm_cv=float(flair[nawm].std() / flair[nawm].mean()),
         inter_rater_dsc=_dsc(lesion & valid, (other == 1) & valid),
+        boundary_mm=boundary_distance_mm(lesion & valid, (other == 1) & valid, spacing),
         z_dsc=z_dsc,
     )
 
@@ -171,6 +205,7 @@ def card_rows(facts: list[SubjectFacts]) -> list[dict[str, Any]]:
             f"{100 * float(np.mean(np.asarray(t1) > 0.9)) if t1 else float('nan'):.0f} %",
             f"{100 * float(np.median([f.nawm_cv for f in test])):.1f} %",
             f"{np.median([f.inter_rater_dsc for f in test]):.3f}",
+            f"{np.nanmean([f.boundary_mm for f in test]):.2f} (mean over subjects)",
             f"{np.mean([f.z_dsc[best] for f in test]):.3f} (z ≥ {THRESHOLDS_Z[best]:g})",
         )
         for (name, target, source), value in zip(TARGETS, values, strict=True):

@@ -4,7 +4,7 @@ The mapping is generic and follows each shift's documented severity table (docs/
 
 - **strength** ``s`` in [0, 5] is a continuous severity. Every numeric column of the table is interpolated
   piecewise-linearly between the identity row (``s = 0``) and rows 1..5; integer columns (``num_transforms``,
-  ``k_vox``, ``count``...) are rounded half up, but never to their identity value when ``s > 0`` (a positive
+  ``count``...) are rounded half up, but never to their identity value when ``s > 0`` (a positive
   strength always perturbs: motion at 0.1 degrees has one movement); the other columns are rounded to 6
   decimals like the tables. At an integer ``s`` the row is exactly the table's, so the parameters equal
   ``shift.sample(s, rng)``.
@@ -55,7 +55,7 @@ from robusteval.shifts.compose import Condition
 from robusteval.shifts.scanner import Scanner
 
 SEVERITY = "severity"
-MAPPING_VERSION = 1  # bump when the mapping changes: searches recorded under another version do not restore
+MAPPING_VERSION = 2  # bump when the mapping changes: searches recorded under another version do not restore
 MAX_STRENGTH = 5.0
 _DECIMALS = 6
 

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from robusteval.data.realism import THRESHOLDS_Z, SubjectFacts, best_threshold, card_rows, measure
+from robusteval.data.realism import (
+    THRESHOLDS_Z,
+    SubjectFacts,
+    best_threshold,
+    boundary_distance_mm,
+    card_rows,
+    measure,
+)
 from robusteval.data.sources import synthetic_records
 from robusteval.data.synth_common import mni152_maps, subject_rng
 from robusteval.data.synthetic import SynthSpec, generate
@@ -25,6 +32,7 @@ from robusteval.data.synthetic_v2 import (
     scan,
     template,
 )
+from robusteval.shifts._label_noise import INTER_RATER_BOUNDARY_MM
 
 V2 = SynthSpec(sites=("A", "C"), test_subjects=1, train_subjects=1, resolution_mm=4.0, seed=3, version="2")
 
@@ -208,6 +216,27 @@ def test_nawm_texture_and_noise(card_facts: list[SubjectFacts]) -> None:
 
 def test_card_rows_name_every_measure_per_site(card_facts: list[SubjectFacts]) -> None:
     rows = card_rows(card_facts)
-    assert len(rows) == 9 * 3
+    assert len(rows) == 10 * 3
     assert {r["site"] for r in rows} == {"A", "B", "C"}
     assert all(r["value"] and r["target"] and r["source"] for r in rows)
+
+
+def test_label_noise_scale_is_the_measured_inter_rater_boundary_distance(card_facts: list[SubjectFacts]) -> None:
+    measured = float(np.nanmean([f.boundary_mm for f in card_facts if f.partition == "test"]))
+    assert measured == pytest.approx(INTER_RATER_BOUNDARY_MM, rel=0.25)
+
+
+def test_boundary_distance_agrees_with_the_assd_metric() -> None:
+    """The card's boundary distance on two hand-made balls equals robusteval's ASSD (surface-distance) metric on
+    the same pair, within the voxel-vs-surfel convention, and ignores a lesion only one rater drew."""
+    from robusteval.metrics import compute_metrics
+
+    grid = np.indices((40, 40, 40)).astype(np.float64)
+    r = np.sqrt(((grid - 20.0) ** 2).sum(axis=0))
+    a, b = r <= 8.0, r <= 10.0
+    lone = np.zeros_like(a)
+    lone[2:4, 2:4, 2:4] = True  # found by rater 1 only
+    card = boundary_distance_mm(a | lone, b, (1.0, 1.0, 1.0))
+    assd = compute_metrics(["assd"], b, a, (1.0, 1.0, 1.0))[0]["assd"]
+    assert card == pytest.approx(assd, abs=0.25)
+    assert card == pytest.approx(2.0, abs=0.3)  # two concentric spheres 2 mm apart

@@ -21,6 +21,7 @@ from robusteval.search.parameters import (
 )
 from robusteval.shifts import SHIFTS
 from robusteval.shifts._common import TabledShift
+from robusteval.shifts._label_noise import INTER_RATER_BOUNDARY_MM
 
 ON_OFF = {"flip", "header_mismatch", "permute_axes", "rot90", "swap_modalities"}
 SUPPORTED = [n for n in SHIFTS.names() if n not in ON_OFF]
@@ -41,11 +42,14 @@ def test_a_physical_value_sets_every_column_along_the_table() -> None:
     # halfway between rows 2 (2 deg, 4 mm, 4 movements) and 3 (3 deg, 6 mm, 6 movements)
     row = level_at(SHIFTS.get("motion"), 2.5)  # type: ignore[arg-type]
     assert row == {"degrees_bound": 2.5, "translation_bound_mm": 5.0, "num_transforms": 5}
-    assert level_at(SHIFTS.get("label_erode"), 2.5) == {"k_vox": 3}  # type: ignore[arg-type]  # half up
+    # label_erode's boundary distance interpolates between rows 2 and 3 (0.5 and 1.0 inter-rater distances)
+    erode = level_at(SHIFTS.get("label_erode"), 2.5)  # type: ignore[arg-type]
+    assert erode == {"k_mm": pytest.approx(0.75 * INTER_RATER_BOUNDARY_MM), "correlation_mm": 4.0}
+    assert level_at(SHIFTS.get("label_add_spurious"), 2.5) == {"count": 5}  # type: ignore[arg-type]  # half up
     # a positive strength never rounds a count back to the identity: 0.2 movements -> 1
     tiny = level_at(SHIFTS.get("motion"), 0.1)  # type: ignore[arg-type]
     assert tiny == {"degrees_bound": 0.1, "translation_bound_mm": 0.2, "num_transforms": 1}
-    assert level_at(SHIFTS.get("label_erode"), 1.4) == {"k_vox": 1}  # type: ignore[arg-type]
+    assert level_at(SHIFTS.get("label_add_spurious"), 0.1) == {"count": 1}  # type: ignore[arg-type]
     # gamma_compress decreases: 0.72 at severity 2, 0.58 at 3
     assert strength_of(parameter_info("gamma_compress", "gamma"), 0.65) == pytest.approx(2.5)
     assert default_parameter("gamma_compress") == "gamma"
