@@ -97,12 +97,12 @@ SITES_V2: dict[str, Site] = {
     "B": Site(
         ScannerProfile("B", "3T 2D FLAIR, 3 mm slices (Philips Achieva-like)", 3.0, (1.0, 1.0, 3.0),
                        snr=18.0, bias_strength=0.30, gamma=0.85, scale=600.0),
-        slice_thickness_mm=3.0, flair=(0.15, 0.57, 0.50), t1=(0.25, 0.58, 0.85), lesion_contrast=0.9, texture=0.10,
+        slice_thickness_mm=3.0, flair=(0.13, 0.57, 0.50), t1=(0.25, 0.58, 0.85), lesion_contrast=0.9, texture=0.10,
     ),
     "C": Site(
         ScannerProfile("C", "1.5T 2D FLAIR, 3 mm slices + 0.5 mm gap, low SNR (GE Signa HDxt-like)", 1.5,
-                       (1.2, 1.2, 3.5), snr=12.0, bias_strength=0.40, gamma=1.15, scale=250.0),
-        slice_thickness_mm=3.0, flair=(0.20, 0.56, 0.50), t1=(0.28, 0.60, 0.83), lesion_contrast=0.75, texture=0.10,
+                       (1.2, 1.2, 3.5), snr=14.0, bias_strength=0.30, gamma=1.15, scale=250.0),
+        slice_thickness_mm=3.0, flair=(0.16, 0.56, 0.50), t1=(0.28, 0.60, 0.83), lesion_contrast=0.85, texture=0.10,
     ),
 }  # fmt: skip
 
@@ -127,7 +127,7 @@ class Rater:
 
 RATERS: tuple[Rater, Rater] = (
     Rater("rater1", boundary=0.45, jitter=0.15, jitter_mm=3.0, detect=0.24, detect_softness=0.05, cap_p=0.3),
-    Rater("rater2", boundary=0.53, jitter=0.15, jitter_mm=3.0, detect=0.28, detect_softness=0.05, cap_p=0.6),
+    Rater("rater2", boundary=0.62, jitter=0.2, jitter_mm=3.0, detect=0.3, detect_softness=0.05, cap_p=0.6),
 )
 
 
@@ -360,9 +360,10 @@ def make_subject(rng: np.random.Generator, resolution_mm: float) -> Subject:
         body_mm = horn_mm * (0.2 + 0.5 * load)
         spread = 1.0 + 0.5 * smooth_noise(rng, shape, 8.0 / r)
         band_mm = np.maximum((body_mm + (horn_mm - body_mm) * cap) * spread, 1e-3)
-        p_pv = np.clip(1.2 * (1.0 - d_vent / band_mm), 0.0, 1.0) ** 0.8 * (wm > 0.3)
         for seg in range(6):
             c = float(np.clip(rng.lognormal(np.log(0.55), 0.35), 0.15, 1.4))
+            penumbra_mm = rng.uniform(2.0, 5.0)  # the halo's fade: sharp to smooth
+            p_pv = np.clip((band_mm - d_vent) / penumbra_mm + 0.5, 0.0, 1.0) * (wm > 0.3)
             sel = (p_pv * (segment == seg)).astype(np.float32)
             if sel.max() > 0:
                 paint.add(sel, Lesion("pv", c, _t1_drop(rng, c), horn_mm, True, _found(rng, c, horn_mm, True)))
@@ -381,7 +382,7 @@ def make_subject(rng: np.random.Generator, resolution_mm: float) -> Subject:
                 continue
             centre = pool[int(rng.integers(len(pool)))]
             radius = float(np.clip(rng.lognormal(np.log(1.4 + 1.6 * load), 0.5), 0.7, 10.0))
-            c = float(np.clip(rng.lognormal(np.log(0.45), 0.5), 0.1, 1.4)) * (0.8 if kind == "juxta" else 1.0)
+            c = float(np.clip(rng.lognormal(np.log(0.5), 0.5), 0.1, 1.4)) * (0.8 if kind == "juxta" else 1.0)
             sl, p = _ellipsoid(rng, centre, radius, shape, r)
             p = p * (wm[sl] > 0.3)
             paint.add(p, Lesion(kind, c, _t1_drop(rng, c), radius, True, _found(rng, c, radius, True)), sl)
@@ -423,13 +424,13 @@ def scan(subject: Subject, site: Site, rng: np.random.Generator, resolution_mm: 
     t1_drop = np.asarray([les.t1_drop for les in subject.lesions] + [0.0], dtype=np.float32)[owner]
     r = resolution_mm
     texture = site.texture * smooth_noise(rng, shape, 1.0 / r)
-    lesion_texture = 1.0 + 0.25 * smooth_noise(rng, shape, 1.0 / r)
+    lesion_texture = 1.0 + 0.12 * smooth_noise(rng, shape, 1.0 / r)
     excess = np.maximum(site.lesion_contrast * contrast * subject.profile * lesion_texture, subject.mimic)
     excess = np.maximum(excess, site.lesion_contrast * subject.gliosis)
     core = subject.infarct
     csf = subject.csf + core * (subject.gm + subject.wm)
     gm, wm = subject.gm * (1.0 - core), subject.wm * (1.0 - core)
-    csf_flair = site.flair[0] * (1.0 + 1.5 * np.maximum(smooth_noise(rng, shape, 6.0 / r), 0.0))  # inflow
+    csf_flair = site.flair[0] * (1.0 + 1.0 * np.maximum(smooth_noise(rng, shape, 6.0 / r), 0.0))  # inflow
     flair = (
         csf * csf_flair * (1.0 - subject.choroid)
         + subject.choroid * subject.csf * site.flair[1] * 1.3
