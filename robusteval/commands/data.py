@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from robusteval.data.synthetic import SITES, SynthSpec
+from robusteval.data.synthetic_v2 import SITES_V2
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -73,13 +74,23 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _sites(args: argparse.Namespace) -> int:
+    profiles = SITES if args.generator == 1 else {k: v.scanner for k, v in SITES_V2.items()}
     print("site  field       voxel (mm)   SNR  bias  gamma  scale  scanner")
-    for p in SITES.values():
+    for p in profiles.values():
         voxel = "x".join(f"{v:g}" for v in p.spacing_mm)
         print(
             f"{p.name:4} {p.field_strength_t:5.1f}T {voxel:>16} {p.snr:5.0f} {p.bias_strength:5.2f} "
             f"{p.gamma:6.2f} {p.scale:6.0f}  {p.description}"
         )
+    if args.generator == 2:
+        print("\nsite  slice (mm)  FLAIR csf/gm/wm   T1 csf/gm/wm     lesion contrast  texture")
+        for name, site in SITES_V2.items():
+            flair = "/".join(f"{v:.2f}" for v in site.flair)
+            t1 = "/".join(f"{v:.2f}" for v in site.t1)
+            print(
+                f"{name:4} {site.slice_thickness_mm:10.1f}  {flair:16} {t1:16} {site.lesion_contrast:15.2f}"
+                f"  {site.texture:7.2f}"
+            )
     return 0
 
 
@@ -170,6 +181,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     preview.set_defaults(func=_preview)
 
     sites = sub.add_parser("sites", help="print the synthetic sites' scanner profiles")
+    sites.add_argument("--generator", type=int, choices=(1, 2), default=int(SynthSpec.version))
     sites.set_defaults(func=_sites)
 
     check = sub.add_parser("check", help="load every case of a dataset and report failures")

@@ -86,7 +86,8 @@ def _matched(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> NDArray[np.bool_]:
 
 
 def _surface(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    return mask & ~ndimage.binary_erosion(mask, border_value=0)
+    eroded: NDArray[np.bool_] = ndimage.binary_erosion(mask, border_value=0)
+    return mask & ~eroded
 
 
 def boundary_distance_mm(a: NDArray[np.bool_], b: NDArray[np.bool_], spacing: tuple[float, float, float]) -> float:

@@ -4,9 +4,11 @@ fields, the per-subject random stream and the MNI152 tissue maps (shipped inside
 from __future__ import annotations
 
 __all__ = [
+    "DEFORM_MM",
     "FloatArray",
     "ScannerProfile",
     "bias_field",
+    "deformation",
     "mni152_maps",
     "resample_to",
     "smooth_noise",
@@ -16,6 +18,7 @@ __all__ = [
 import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +26,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 FloatArray = NDArray[np.float32]
+DEFORM_MM = 3.0  # peak amplitude of a subject's smooth random displacement field
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,30 @@ def subject_rng(seed: int, *parts: str) -> np.random.Generator:
     """The random stream of one subject (or one of its steps): a pure function of the seed and the names."""
     digest = hashlib.sha256(json.dumps([seed, *parts]).encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def deformation(
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    ventricles: NDArray[np.floating],
+    resolution_mm: float,
+    enlarge_mm: Callable[[np.random.Generator], float],
+) -> NDArray[np.float64]:
+    """Sampling coordinates (3, X, Y, Z) of a subject's warp of the template grid: a global anisotropic scaling
+    (0.93-1.07 per axis), a smooth random displacement field (peak ``DEFORM_MM``, correlation 12 mm) and a
+    radial enlargement of the ventricles by ``enlarge_mm(rng)`` mm (drawn after the field), fading over 30 mm,
+    centred on the ``ventricles`` mask's centroid (voxel indices)."""
+    centre = (np.asarray(shape, dtype=np.float64) - 1) / 2
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float32) for n in shape], indexing="ij"))
+    scale = rng.uniform(0.93, 1.07, size=3)
+    coords = centre[:, None, None, None] + (grid - centre[:, None, None, None]) / scale[:, None, None, None]
+    sigma = 12.0 / resolution_mm
+    for axis in range(3):
+        coords[axis] += DEFORM_MM / resolution_mm * smooth_noise(rng, shape, sigma)
+    enlarge = enlarge_mm(rng)
+    vent_centre = np.argwhere(ventricles > 0.5).mean(axis=0)
+    rel = grid - vent_centre[:, None, None, None]
+    dist = np.sqrt((rel**2).sum(axis=0)) + 1e-3
+    falloff = np.exp(-(((dist * resolution_mm) / 30.0) ** 2))
+    coords -= (enlarge / resolution_mm) * falloff * rel / dist  # sample inward = ventricles grow outward
+    return coords

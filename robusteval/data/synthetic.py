@@ -82,6 +82,7 @@ from robusteval.data.loading import save_nifti
 from robusteval.data.synth_common import (
     FloatArray,
     ScannerProfile,
+    deformation,
     mni152_maps,
     resample_to,
 )
@@ -91,8 +92,6 @@ from robusteval.data.synth_common import subject_rng as _subject_rng
 from robusteval.errors import RobustEvalError
 
 GENERATOR_VERSION = "1"
-
-DEFORM_MM = 3.0
 
 
 # Modelled on the MICCAI-2017 WMH challenge scanners (Kuijf et al. 2019).
@@ -179,20 +178,9 @@ def make_anatomy(rng: np.random.Generator, resolution_mm: float) -> Anatomy:
     """A random subject: deformed template tissue maps plus WMH lesions (see the module doc)."""
     gm0, wm0, csf0, vent0, affine = template_maps(resolution_mm)
     shape = gm0.shape
-    # --- deformation: smooth random field + anisotropic scaling + ventricle enlargement (in voxels)
-    centre = (np.asarray(shape, dtype=np.float64) - 1) / 2
+    coords = deformation(rng, shape, vent0, resolution_mm, lambda r: float(r.uniform(0.0, 4.0)))
     grid = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float32) for n in shape], indexing="ij"))
-    scale = rng.uniform(0.93, 1.07, size=3)
-    coords = centre[:, None, None, None] + (grid - centre[:, None, None, None]) / scale[:, None, None, None]
     sigma = 12.0 / resolution_mm
-    for axis in range(3):
-        coords[axis] += DEFORM_MM / resolution_mm * _smooth_noise(rng, shape, sigma)
-    enlarge_mm = rng.uniform(0.0, 4.0)
-    vent_centre = np.argwhere(vent0 > 0.5).mean(axis=0)
-    rel = grid - vent_centre[:, None, None, None]
-    dist = np.sqrt((rel**2).sum(axis=0)) + 1e-3
-    falloff = np.exp(-(((dist * resolution_mm) / 30.0) ** 2))
-    coords -= (enlarge_mm / resolution_mm) * falloff * rel / dist  # sample inward = ventricles grow outward
     warp = functools.partial(ndimage.map_coordinates, coordinates=coords, order=1, mode="constant", cval=0.0)
     gm, wm, csf, vent_frac = (np.asarray(warp(v), dtype=np.float32) for v in (gm0, wm0, csf0, vent0))
     vent = vent_frac > 0.5

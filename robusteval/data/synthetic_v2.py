@@ -59,13 +59,13 @@ from robusteval.data.synth_common import (
     FloatArray,
     ScannerProfile,
     bias_field,
+    deformation,
     mni152_maps,
     resample_to,
     smooth_noise,
 )
 
 IGNORE_VALUE = 2  # label value of other pathology (WMH-2017 convention)
-DEFORM_MM = 3.0
 # Corticospinal tract, one hemisphere (x > 0; mirrored), MNI152 mm: cerebral peduncle -> internal capsule
 # (posterior limb) -> corona radiata -> centrum semiovale.
 CST_MNI = ((12.0, -20.0, -14.0), (16.0, -18.0, -6.0), (20.0, -14.0, 4.0), (24.0, -18.0, 22.0), (26.0, -20.0, 40.0))
@@ -288,24 +288,6 @@ def _t1_drop(rng: np.random.Generator, contrast: float) -> float:
     return float(np.clip(rng.uniform(0.08, 0.25) + 0.12 * contrast, 0.0, 0.45))
 
 
-def _deform(rng: np.random.Generator, tpl: Template, enlarge_mm: float, resolution_mm: float) -> NDArray[np.float32]:
-    """Sampling coordinates of the subject's warp (smooth field + scaling + ventricle enlargement)."""
-    shape = tpl.gm.shape
-    centre = (np.asarray(shape, dtype=np.float64) - 1) / 2
-    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float32) for n in shape], indexing="ij"))
-    scale = rng.uniform(0.93, 1.07, size=3)
-    coords = centre[:, None, None, None] + (grid - centre[:, None, None, None]) / scale[:, None, None, None]
-    sigma = 12.0 / resolution_mm
-    for axis in range(3):
-        coords[axis] += DEFORM_MM / resolution_mm * smooth_noise(rng, shape, sigma)
-    vent_centre = np.argwhere(tpl.ventricles > 0.5).mean(axis=0)
-    rel = grid - vent_centre[:, None, None, None]
-    dist = np.sqrt((rel**2).sum(axis=0)) + 1e-3
-    falloff = np.exp(-(((dist * resolution_mm) / 30.0) ** 2))
-    coords -= (enlarge_mm / resolution_mm) * falloff * rel / dist  # sample inward = ventricles grow outward
-    return coords.astype(np.float32)
-
-
 def _ellipsoid(
     rng: np.random.Generator, centre: NDArray[np.int64], radius_mm: float, shape: tuple[int, ...], r_mm: float
 ) -> tuple[tuple[slice, ...], FloatArray]:
@@ -327,7 +309,8 @@ def make_subject(rng: np.random.Generator, resolution_mm: float) -> Subject:
     r = resolution_mm
     spacing = (r, r, r)
     load = float(rng.beta(1.2, 2.0))
-    coords = _deform(rng, tpl, enlarge_mm=rng.uniform(0.0, 2.0) + 5.0 * load, resolution_mm=r)
+    enlarge_mm = float(rng.uniform(0.0, 2.0)) + 5.0 * load
+    coords = deformation(rng, shape, tpl.ventricles, r, lambda _: enlarge_mm).astype(np.float32)
     warp = functools.partial(ndimage.map_coordinates, coordinates=coords, order=1, mode="constant", cval=0.0)
     gm, wm, csf, vent_f, cst_f, chp_f = (
         np.asarray(warp(v), dtype=np.float32) for v in (tpl.gm, tpl.wm, tpl.csf, tpl.ventricles, tpl.cst, tpl.choroid)

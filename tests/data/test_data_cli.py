@@ -14,6 +14,7 @@ from matplotlib.image import imread
 from robusteval.commands.data import register
 from robusteval.data.case import Case
 from robusteval.data.preview import axial_slice_index, preview_figure, to_ras
+from robusteval.data.realism import TARGETS
 from robusteval.data.synthetic import SITES
 
 
@@ -75,6 +76,24 @@ def test_data_sites_prints_each_profile(capsys: pytest.CaptureFixture[str]) -> N
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 + len(SITES)
     assert lines[3].split()[:4] == ["C", "1.5T", "1.2x1.2x3", "14"]
+
+
+def test_data_sites_of_generator_2_print_its_rendering(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("data", "sites", "--generator", "2") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3].split()[:4] == ["C", "1.5T", "1.2x1.2x3.5", "14"]
+    assert lines[-1].split() == ["C", "3.0", "0.16/0.56/0.50", "0.28/0.60/0.83", "0.85", "0.10"]
+
+
+def test_data_realism_prints_every_measure_with_its_target(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("--sites", "A", "--subjects", "1", "--train-subjects", "1", "--resolution", "4", "--markdown")
+    assert cli("data", "realism", *args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| measure | site A | aims at | source |"
+    rows = [line.split(" | ") for line in lines[2:]]
+    assert len(rows) == len(TARGETS)
+    assert [r[0].lstrip("| ") for r in rows] == [t[0] for t in TARGETS]
+    assert rows[-1][-1].rstrip(" |") == TARGETS[-1][2]
 
 
 def test_data_check_counts_and_exit_code(
