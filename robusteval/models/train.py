@@ -399,12 +399,14 @@ def train(
     card.update({"note": recipe.note, "recipe": _jsonable(asdict(recipe))})
     (zoo_dir / f"{entry}.json").write_text(json.dumps(card, indent=2) + "\n")
     if calibrate and isinstance(recipe, Recipe):
-        _, held = _train_cases(recipe.train_subjects + calibrate, recipe.resolution_mm, cache_dir, generator)
-        threshold, scores = calibrate_threshold(card, held[recipe.train_subjects :], zoo_dir)
+        more = replace(spec, train_subjects=recipe.train_subjects + calibrate)
+        records = synthetic_records(more, ["flair", "t1"], "train", cache_dir)[recipe.train_subjects :]
+        held = [r.load() for r in records]  # the subjects after the training ones: never trained on
+        threshold, scores = calibrate_threshold(card, held, zoo_dir)
         card["inference"] = {**card["inference"], "threshold": threshold}
         card["params"] = {**card["params"], "threshold": threshold}
         card["training"]["threshold_calibration"] = {
-            "subjects": [c.case_id for c in held[recipe.train_subjects :]],
+            "subjects": [c.case_id for c in held],
             "mean_dsc": scores,
             "selected": threshold,
         }
@@ -446,9 +448,7 @@ def evaluate_entry(entry: str, cache_dir: Path, zoo_dir: Path = ZOO_DIR) -> floa
     """Mean DSC of a zoo entry on the site-A test partition of the default data of the generator it was trained
     on (the card's number; other pathology, label 2, excluded)."""
     card = json.loads((zoo_dir / f"{entry}.json").read_text())
-    test = default_test(str(card.get("metrics", {}).get("id_test_set", {}).get("version", "1")))
-    if "generator" in card.get("training", {}):
-        test = default_test(str(card["training"]["generator"]))
+    test = default_test(str(card["training"].get("generator", "1")))  # cards before generator 2 have none
     cases = _load(test, cache_dir, "test")
     model = ADAPTERS.get(card["adapter"])(entry, card["params"], zoo_dir, "cpu")
     return round(_mean_dsc(model, cases), 4)
