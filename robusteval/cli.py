@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from robusteval.errors import ProtocolError, RobustEvalError
+from robusteval.errors import FieldError, ProtocolError, RobustEvalError
 
 EXIT_INVALID = 2
 
@@ -32,11 +32,17 @@ def _load(path: str):  # type: ignore[no-untyped-def]  # returns Protocol; impor
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from robusteval.protocol.inputs import check_inputs
+    from robusteval.run import default_cache_dir
+
     protocol = _load(args.protocol)
+    notes = check_inputs(protocol, Path(args.protocol), (args.cache or default_cache_dir()).resolve())
     print(
         f"{args.protocol}: valid protocol {protocol.name!r} ({len(protocol.models)} models, "
         f"{len(protocol.shifts)} shift conditions, metrics {', '.join(protocol.metrics.panel)})"
     )
+    for note in notes:
+        print(f"  {note}")
     return 0
 
 
@@ -103,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cache_dir=args.cache,
         engine=args.engine,
         fresh=args.fresh,
+        force=args.force,
         log=lambda m: print(m, file=sys.stderr),
     )
     if result.n_failed:
@@ -127,8 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m robusteval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("validate", help="check a protocol file (exit 0 valid, 2 invalid)")
+    p = sub.add_parser(
+        "validate", help="check a protocol file, its data and its models' checkpoints (exit 0 valid, 2 invalid)"
+    )
     p.add_argument("protocol")
+    p.add_argument("--cache", type=Path, default=None, help="where run keeps generated data (as run --cache)")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("schema", help="print the protocol's JSON Schema")
     p.set_defaults(func=cmd_schema)
@@ -146,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="cache for generated data (default $ROBUSTEVAL_CACHE or ~/.cache/robusteval)",
     )
     p.add_argument("--fresh", action="store_true", help="ignore finished items from an earlier run in --out")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even when it holds files robusteval did not write (they may be overwritten)",
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="re-render index.html from a run dir without recomputing")
     p.add_argument("run_dir")
@@ -164,6 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProtocolError as exc:
         for issue in exc.issues:
             _err(str(issue))
+        return EXIT_INVALID
+    except FieldError as exc:  # found in the data (a split selecting no case): at the field's line
+        if getattr(args, "protocol", None):
+            from robusteval.protocol.loader import issue_at
+
+            _err(str(issue_at(args.protocol, exc.loc, exc.message)))
+        else:
+            _err(f"error: {exc}")
         return EXIT_INVALID
     except RobustEvalError as exc:
         _err(f"error: {exc}")

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-__all__ = ["CaseError", "PredictionUnavailable", "ProtocolError", "ProtocolIssue", "RobustEvalError"]
+__all__ = [
+    "CaseError",
+    "FieldError",
+    "PredictionUnavailable",
+    "ProtocolError",
+    "ProtocolIssue",
+    "RobustEvalError",
+    "field_path",
+]
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """``("shifts", 2, "severities", 0)`` -> ``shifts[2].severities[0]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 class RobustEvalError(Exception):
@@ -32,6 +49,18 @@ class ProtocolError(RobustEvalError):
     def __init__(self, issues: list[ProtocolIssue]) -> None:
         self.issues = issues
         super().__init__("\n".join(str(i) for i in issues))
+
+
+class FieldError(RobustEvalError):
+    """A problem with one protocol field that only the data or a file shows (a split selecting no case).
+
+    ``loc`` is the field's path, e.g. ``("dataset", "split", "in_distribution")``; commands that read the
+    protocol file report it as a :class:`ProtocolIssue` at that field's line."""
+
+    def __init__(self, loc: Sequence[int | str], message: str) -> None:
+        self.loc = tuple(loc)
+        self.message = message
+        super().__init__(f"{field_path(self.loc)}: {message}")
 
 
 class CaseError(RobustEvalError):

@@ -28,6 +28,7 @@ from robusteval import __version__
 from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, RESULT_COLUMNS, TIMING_COLUMNS, EngineJob, make_plan
 from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
+from robusteval.paths import claim_out_dir
 from robusteval.protocol import Protocol, protocol_sha256
 from robusteval.serialize import json_safe
 from robusteval.stats import StatsSettings, summarize
@@ -149,11 +150,14 @@ def run_protocol(
     cache_dir: Path | None = None,
     engine: str | None = None,
     fresh: bool = False,
+    force: bool = False,
     log: Callable[[str], None] = print,
 ) -> RunResult:
     """Run ``protocol`` and write cases.csv, summary.json and index.html under ``out_dir``.
 
     Finished cases are kept in ``out_dir/items.jsonl``; a rerun resumes from them unless ``fresh``.
+    ``out_dir`` must be new, empty or an earlier run's folder (its marker file); ``force`` writes into any
+    folder (see :func:`robusteval.paths.claim_out_dir`).
     """
     from robusteval.engine.progress import progress_reporter
     from robusteval.report import render_report
@@ -162,7 +166,7 @@ def run_protocol(
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     cache_dir = (cache_dir or default_cache_dir()).resolve()  # workers (Ray Tune trials) may change cwd
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_out_dir(out_dir, "run", force=force)  # before anything is written: never over the user's files
     records = list_cases(protocol.dataset, cache_dir)
     plan = make_plan(protocol, records)
     engine_name = engine or protocol.execution.engine

@@ -79,6 +79,18 @@ def test_shipped_protocols_are_valid(name: str) -> None:
             ),
             ":3: models[0]: params.checkpoint: file not found",
         ),
+        # validate said valid, then run crashed or misbehaved: bounded resamples, each severity once
+        (VALID + "statistics: {n_resamples: 2000000000}\n", ":12: statistics.n_resamples: input should be less"),
+        (VALID + "statistics: {n_resamples: 1.0e+18}\n", ":12: statistics.n_resamples: input should be less"),
+        (VALID.replace("[1, 2]", "[1, 2, 1]"), ":9: shifts[0].severities: severities [1] repeat"),
+        # a repeated key names both lines, at any depth
+        (VALID + "metrics:\n  panel: [dsc]\n", ":12: metrics: key 'metrics' repeats (also on line 10)"),
+        (
+            VALID.replace("params: {entry: unet}", "params: {entry: unet, entry: unetr}"),
+            ":6: models[0].params.entry: key 'entry' repeats (also on line 6)",
+        ),
+        # a manifest folder must hold manifest.csv
+        (VALID + "dataset:\n  source: manifest\n  path: .\n", ":14: dataset.path: folder"),
         # YAML syntax error, empty file, python-object tags
         ("name: t\nmodels: [\n", ":3: invalid YAML"),
         ("", ":1: the protocol file is empty"),
@@ -138,3 +150,80 @@ def test_schema_command_prints_json_schema(capsys: pytest.CaptureFixture[str]) -
     schema = json.loads(capsys.readouterr().out)
     assert schema["additionalProperties"] is False
     assert {"name", "models", "shifts", "dataset", "metrics"} <= set(schema["properties"])
+
+
+DATA = """\
+name: t
+dataset:
+  source: manifest
+  path: data/manifest.csv
+  split:
+    in_distribution: {site: [A]}
+    out_of_distribution: {site: [B]}
+models:
+  - {name: unet, family: cnn, adapter: zoo, params: {entry: unet}}
+"""
+MANIFEST = """\
+case_id,subject_id,site,scanner,partition,flair,t1,label
+a1,s1,A,s1,test,a1_flair.nii.gz,a1_t1.nii.gz,a1_label.nii.gz
+a2,s2,A,s2,test,a2_flair.nii.gz,a2_t1.nii.gz,a2_label.nii.gz
+b1,s3,B,s1,test,b1_flair.nii.gz,b1_t1.nii.gz,b1_label.nii.gz
+"""
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("site: [A]}", "site: [Z]}"), ":6: dataset.split.in_distribution: {'site': ['Z']} matches no case; values: "
+         "{'site': ['A', 'B']}"),
+        (("{site: [A]}", "{stie: [A]}"), ":6: dataset.split.in_distribution.stie: no case has a value for column"),
+        (("{site: [B]}", "{sight: [B]}"), ":7: dataset.split.out_of_distribution.sight: no case has a value for"),
+        (("{site: [B]}", "{scanner: [s1]}"), ":7: dataset.split.out_of_distribution: case a1 matches both"),
+        (("data/manifest.csv", "data/other.csv"), ":4: dataset.path: {data}/other.csv: missing column(s) ['t1']"),
+    ],
+)  # fmt: skip
+def test_validate_reads_the_data_as_run_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], expected: str
+) -> None:
+    """The split is checked on the manifest's cases (no image is read); validate and run give the same line."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.csv").write_text(MANIFEST)
+    (tmp_path / "data" / "other.csv").write_text(MANIFEST.replace("t1,label", "T2,label"))
+    code, err = _validate(tmp_path, DATA.replace(*edit), capsys)
+    assert code == 2
+    assert err.startswith(f"{tmp_path / 'p.yaml'}{expected.replace('{data}', str(tmp_path / 'data'))}"), err
+    assert len(err.strip().splitlines()) == 1
+    if "split" in expected:  # run meets the same problem before any work, at the same line
+        out = tmp_path / "out"
+        assert main(["run", str(tmp_path / "p.yaml"), "--out", str(out), "--engine", "local"]) == 2
+        assert capsys.readouterr().err == err
+
+
+def test_validate_accepts_a_good_split_of_the_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.csv").write_text(MANIFEST)
+    code, err = _validate(tmp_path, DATA, capsys)
+    assert (code, err) == (0, "")
+
+
+def test_validate_notes_unchecked_synthetic_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p.yaml").write_text(VALID)
+    assert main(["validate", str(tmp_path / "p.yaml"), "--cache", str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "\n  dataset.split not checked: the synthetic data is not generated yet (the first run generates it)\n"
+    )
+    assert not (tmp_path / "cache").exists()  # validate never generates data
+
+
+def test_validate_splits_synthetic_data_once_generated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Listing generated data is cheap: validate then checks the split on it, as for any other source."""
+    from robusteval.data.sources import list_cases
+
+    dataset = "dataset:\n  params: {sites: [A, B], test_subjects: 1, resolution_mm: 6.0}\n"
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(VALID + dataset + "  split: {in_distribution: {site: [C]}}\n")
+    list_cases(load_protocol(protocol).dataset, tmp_path / "cache")  # what the first run does
+    assert main(["validate", str(protocol), "--cache", str(tmp_path / "cache")]) == 2
+    expected = f"{protocol}:14: dataset.split.in_distribution: {{'site': ['C']}} matches no case; values: "
+    assert capsys.readouterr().err == expected + "{'site': ['A', 'B']}\n"

@@ -234,3 +234,130 @@ def test_exported_test_sets_evaluate_through_the_predictions_adapter(tmp_path: P
     assert set(cases["status"]) == {"ok"}
     assert (cases["dsc"] == 1.0).all()
     assert (cases["hd95"].fillna(0.0) == 0.0).all()
+
+
+def _write_manifest_data(data: Path, case_ids: list[str]) -> None:
+    """``data/manifest.csv`` listing one small valid case per id (its files named c0, c1... whatever the id)."""
+    data.mkdir(parents=True, exist_ok=True)
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    rng = np.random.default_rng(0)
+    rows = ["case_id,subject_id,site,scanner,partition,flair,t1,label"]
+    for i, cid in enumerate(case_ids):
+        img = rng.uniform(1, 2, (40, 40, 40)).astype(np.float32)
+        lab = np.zeros((40, 40, 40), np.uint8)
+        lab[18:22, 18:22, 18:22] = 1
+        for name, arr in (("flair", img), ("t1", img), ("label", lab)):
+            nib.save(nib.Nifti1Image(arr, affine), data / f"c{i}_{name}.nii.gz")
+        rows.append(f"{cid},s{i},A,s,test,c{i}_flair.nii.gz,c{i}_t1.nii.gz,c{i}_label.nii.gz")
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+
+
+def _manifest_protocol(path: Path, manifest: Path) -> Path:
+    """A protocol on ``manifest`` (site A in distribution), the zoo U-Net, no shifts."""
+    path.write_text(
+        SMOKE.read_text().split("dataset:")[0]
+        + f"dataset:\n  source: manifest\n  path: {manifest}\n  split:\n    in_distribution: {{site: [A]}}\n"
+        "models:\n  - {name: unet, family: cnn, adapter: zoo, params: {entry: unet}}\n"
+        "metrics: {panel: [dsc, hd95]}\nstatistics: {n_resamples: 200}\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("command", ["run", "export"])
+def test_out_folder_with_the_users_files_is_refused(
+    command: str, tmp_path: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--out` pointed at a data folder holding the user's own cases.csv: exit 2, one line, nothing touched."""
+    data = tmp_path / "data"
+    _write_manifest_data(data, ["a"])
+    (data / "cases.csv").write_text("case_id,note\na,my own table\n")
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    protocol = _manifest_protocol(tmp_path / "p.yaml", data / "manifest.csv")
+    code = main([command, str(protocol), "--out", str(data), "--cache", str(cache_dir)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"--out {data} holds files robusteval did not write (c0_flair.nii.gz, c0_label.nii.gz, c0_t1.nii.gz" in err
+    assert "--force" in err
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # no marker, no result, nothing replaced
+
+
+def test_force_writes_beside_the_users_files_then_reruns_resume(
+    smoke_run: tuple[int, Path], tmp_path: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--force` takes a folder holding other files (they survive); the marker it writes lets a plain rerun
+    resume there. The finished items of the smoke run are copied in first, so nothing is recomputed."""
+    _, reference = smoke_run
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    shutil.copy(reference / "items.jsonl", out / "items.jsonl")
+    args = ["run", str(SMOKE), "--out", str(out), "--cache", str(cache_dir)]
+    assert main(args) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["items.jsonl", "notes.txt"]
+    capsys.readouterr()
+    assert main([*args, "--force"]) == 0
+    assert "resuming: 8 items already done" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "mine\n"
+    assert json.loads((out / ".robusteval").read_text())["command"] == "run"
+    assert (out / "cases.csv").read_text() == (reference / "cases.csv").read_text()
+    (out / "cases.csv").unlink()
+    assert main(args) == 0  # a robusteval folder now: the rerun needs no --force
+    assert "resuming: 8 items already done" in capsys.readouterr().err
+    assert (out / "cases.csv").read_text() == (reference / "cases.csv").read_text()
+
+
+def test_a_shift_name_with_a_slash_is_an_invalid_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(SMOKE.read_text().replace("  - shift: bias_field\n", "  - shift: bias_field\n    name: a/b\n"))
+    assert main(["validate", str(protocol)]) == 2
+    err = capsys.readouterr().err
+    assert f"{protocol}:19: shifts[0].name: condition name 'a/b' cannot name a folder: it contains '/'" in err
+
+
+def test_export_writes_nothing_outside_out_for_unsafe_case_ids(
+    tmp_path: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Case ids `../../ESCAPE`, `sub/01` and `..` fail with the reason (checked where ids are listed); the good
+    case is exported, and every file written is inside --out."""
+    data = tmp_path / "data"
+    _write_manifest_data(data, ["good", "../../ESCAPE", "sub/01", ".."])
+    protocol = _manifest_protocol(tmp_path / "p.yaml", data / "manifest.csv")
+    out = tmp_path / "x" / "y" / "out"
+    before = {p for p in tmp_path.rglob("*") if p.is_file()}
+    assert main(["export", str(protocol), "--out", str(out), "--cache", str(cache_dir)]) == 3
+    assert "wrote 1 case versions" in capsys.readouterr().err
+    written = {p.relative_to(out).as_posix() for p in tmp_path.rglob("*") if p.is_file() and p not in before}
+    assert written == {
+        ".robusteval",
+        "manifest.csv",
+        "clean/good_flair.nii.gz",
+        "clean/good_t1.nii.gz",
+        "clean/good_label.nii.gz",
+    }
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("case_id")
+    assert manifest.loc["good", "status"] == "ok"
+    assert manifest.loc["good", "flair"] == "clean/good_flair.nii.gz"
+    for cid, bad in (("../../ESCAPE", "'/'"), ("sub/01", "'/'"), ("..", "'..' names a folder")):
+        assert manifest.loc[cid, "status"] == "failed"
+        assert manifest.loc[cid, "error"].startswith(f"CaseError: case_id {cid!r} cannot name files: ")
+        assert bad in manifest.loc[cid, "error"]
+        assert manifest.loc[cid, "flair"] == ""
+
+
+def test_export_never_follows_a_link_out_of_out(tmp_path: Path, cache_dir: Path) -> None:
+    """Defence in depth: with --force into a folder whose `clean` is a link elsewhere, nothing lands there."""
+    data = tmp_path / "data"
+    _write_manifest_data(data, ["good"])
+    protocol = _manifest_protocol(tmp_path / "p.yaml", data / "manifest.csv")
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "clean").symlink_to(elsewhere, target_is_directory=True)
+    args = ["export", str(protocol), "--out", str(out), "--cache", str(cache_dir)]
+    assert main(args) == 2  # a folder robusteval did not write
+    assert main([*args, "--force"]) == 3
+    assert list(elsewhere.iterdir()) == []
+    row = pd.read_csv(out / "manifest.csv", keep_default_na=False).iloc[0]
+    assert row["status"] == "failed"
+    assert "resolves outside" in row["error"]

@@ -18,10 +18,13 @@ __all__ = [
     "list_cases",
     "manifest_source",
     "read_manifest",
+    "synthetic_dir",
     "synthetic_records",
     "synthetic_source",
+    "synthetic_spec",
 ]
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable
@@ -37,6 +40,7 @@ from robusteval.data.synthetic import SynthSpec, generate
 from robusteval.data.synthetic_v2 import IGNORE_VALUE
 from robusteval.data.wmh2017 import wmh2017_source
 from robusteval.errors import CaseError, RobustEvalError
+from robusteval.paths import unsafe_reason
 from robusteval.protocol.schema import DatasetSpec
 from robusteval.registry import Registry
 
@@ -137,10 +141,15 @@ def synthetic_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
     """The embedded default: multi-site synthetic WMH data (``params``: sites, test_subjects, train_subjects,
     resolution_mm, seed, generator), generated once into ``cache_dir/synthetic/<key>``. Generator 2 labels
     other pathology 2 (an ignore mask) and writes rater 2's annotation."""
+    return synthetic_records(synthetic_spec(spec), spec.modalities, spec.partition, cache_dir)
+
+
+def synthetic_spec(spec: DatasetSpec) -> SynthSpec:
+    """The :class:`SynthSpec` that a synthetic dataset's ``params`` describe; RobustEvalError for a bad one."""
     keys = {"sites", "test_subjects", "train_subjects", "resolution_mm", "seed", "generator"}
     params = check_params(spec, keys)
     try:
-        synth = SynthSpec(
+        return SynthSpec(
             sites=tuple(str(s) for s in params.get("sites", SynthSpec.sites)),
             test_subjects=int(params.get("test_subjects", SynthSpec.test_subjects)),
             train_subjects=int(params.get("train_subjects", SynthSpec.train_subjects)),
@@ -150,7 +159,11 @@ def synthetic_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
         )
     except (TypeError, ValueError) as exc:
         raise RobustEvalError(f"dataset.params: {exc}") from None
-    return synthetic_records(synth, spec.modalities, spec.partition, cache_dir)
+
+
+def synthetic_dir(synth: SynthSpec, cache_dir: Path) -> Path:
+    """The folder that holds (or will hold) the generated dataset ``synth``."""
+    return cache_dir / "synthetic" / synth.key()
 
 
 def synthetic_records(
@@ -158,7 +171,7 @@ def synthetic_records(
 ) -> list[CaseRecord]:
     """Generate ``synth`` into ``cache_dir/synthetic/<key>`` (or reuse it) and list its cases; generator 2's
     label value 2 (other pathology) becomes the ignore mask."""
-    manifest = generate(synth, cache_dir / "synthetic" / synth.key())
+    manifest = generate(synth, synthetic_dir(synth, cache_dir))
     if synth.version == "1":
         return read_manifest(manifest, modalities, partition)
     values = (0, 1, IGNORE_VALUE)
@@ -192,9 +205,22 @@ SOURCES.add("msd", msd_source)
 SOURCES.add("wmh2017", wmh2017_source)
 
 
+def _safe_id(record: CaseRecord) -> CaseRecord:
+    """``record``, or when its case_id cannot be a file name (``/``, ``..``...) a record that fails with why."""
+    reason = unsafe_reason(record.case_id)
+    if reason is None:
+        return record
+    why = f"case_id {record.case_id!r} cannot name files: {reason}; rename the case"
+    return dataclasses.replace(record, loader=functools.partial(_fail, why))
+
+
 def list_cases(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
-    """The records of the protocol's dataset; case ids must be unique."""
-    records = SOURCES.get(spec.source)(spec, cache_dir)
+    """The records of the protocol's dataset; case ids must be unique.
+
+    Case ids name files (exported test sets, external predictions); a case whose id is not a safe file name
+    fails with the reason when loaded, and the other cases run.
+    """
+    records = [_safe_id(r) for r in SOURCES.get(spec.source)(spec, cache_dir)]
     repeated = sorted(k for k, n in Counter(r.case_id for r in records).items() if n > 1)
     if repeated:
         raise RobustEvalError(f"dataset: case_id(s) {repeated[:5]} appear more than once; ids must be unique")

@@ -4,7 +4,8 @@ A split side is a map ``{column: [values]}``; a record matches it when, for ever
 ``record.get(column)`` is one of the values (AND over columns, OR over values; an empty map matches every
 record). Values compare as text, or as numbers when both parse as numbers (``"3"`` matches ``3.0``).
 ``out_of_distribution`` None means every case not in distribution. A record in neither side is not
-evaluated; a record matching both sides is an error (the split is ambiguous).
+evaluated; a record matching both sides is an error (the split is ambiguous). Errors are
+:class:`~robusteval.errors.FieldError` naming the split field, so that the CLI reports the protocol line.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from robusteval.data.case import CaseRecord
-from robusteval.errors import RobustEvalError
+from robusteval.errors import FieldError
 from robusteval.protocol.schema import SplitSpec
 
 SplitName = Literal["id", "ood"]
@@ -54,20 +55,24 @@ def split_of(record: CaseRecord, split_spec: SplitSpec) -> SplitName | None:
     ood_side = split_spec.out_of_distribution
     in_ood = (not in_id) if ood_side is None else matches(record, ood_side)
     if in_id and in_ood:
-        raise RobustEvalError(
-            f"dataset.split: case {record.case_id} matches both in_distribution {split_spec.in_distribution} "
-            f"and out_of_distribution {ood_side}; make the two sides disjoint"
+        raise FieldError(
+            ("dataset", "split", "out_of_distribution"),
+            f"case {record.case_id} matches both in_distribution {split_spec.in_distribution} "
+            f"and out_of_distribution {ood_side}; make the two sides disjoint",
         )
     return "id" if in_id else "ood" if in_ood else None
 
 
 def check_split_columns(records: Sequence[CaseRecord], split_spec: SplitSpec) -> None:
     """Raise when a split column is absent from every record (a typo would otherwise leave sides empty)."""
-    sides = [split_spec.in_distribution, split_spec.out_of_distribution or {}]
-    for col in sorted({c for side in sides for c in side}):
-        if records and all(r.get(col) is None for r in records):
-            known = sorted({"case_id", "subject_id", "site", "scanner", "partition", *records[0].metadata})
-            raise RobustEvalError(f"dataset.split: no case has a value for column {col!r}; columns: {known}")
+    sides = {"in_distribution": split_spec.in_distribution, "out_of_distribution": split_spec.out_of_distribution}
+    for name, side in sides.items():
+        for col in sorted(side or {}):
+            if records and all(r.get(col) is None for r in records):
+                known = sorted({"case_id", "subject_id", "site", "scanner", "partition", *records[0].metadata})
+                raise FieldError(
+                    ("dataset", "split", name, col), f"no case has a value for column {col!r}; columns: {known}"
+                )
 
 
 def split_records(records: Sequence[CaseRecord], split_spec: SplitSpec) -> dict[SplitName, list[CaseRecord]]:
@@ -81,7 +86,7 @@ def split_records(records: Sequence[CaseRecord], split_spec: SplitSpec) -> dict[
             out[side].append(record)
     if records and not out["id"]:
         seen = {col: sorted({str(r.get(col)) for r in records}) for col in split_spec.in_distribution}
-        raise RobustEvalError(
-            f"dataset.split.in_distribution {split_spec.in_distribution} matches no case; values: {seen}"
+        raise FieldError(
+            ("dataset", "split", "in_distribution"), f"{split_spec.in_distribution} matches no case; values: {seen}"
         )
     return out

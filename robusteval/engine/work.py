@@ -6,7 +6,14 @@ Nothing here raises for a bad case or item: failures become rows with ``status=f
 
 from __future__ import annotations
 
-__all__ = ["ModelRuntime", "condition_label", "evaluate_case", "failed_rows", "shift_item"]
+__all__ = [
+    "ModelRuntime",
+    "check_finite_prediction",
+    "condition_label",
+    "evaluate_case",
+    "failed_rows",
+    "shift_item",
+]
 
 import json
 import time
@@ -14,6 +21,8 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from robusteval.data.case import Case
 from robusteval.engine.plan import WorkItem, base_row, shift_family_of
@@ -56,6 +65,17 @@ def shift_item(case: Case, item: WorkItem, conditions: dict[str, Condition]) -> 
     condition = conditions[item.condition]
     params = sample_condition(condition, item.severity, item.seed)
     return _tag(apply_condition(case, condition, params), item), params
+
+
+def check_finite_prediction(model: str, prediction: Prediction) -> None:
+    """CaseError naming ``model`` when the probability or uncertainty map holds NaN or Inf, whatever the adapter:
+    ``prob >= threshold`` would turn a NaN into background and score an invalid output as an empty mask."""
+    for what, values in (("probability", prediction.prob), ("uncertainty", prediction.uncertainty)):
+        if values is None:
+            continue
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise CaseError(f"model {model}: non-finite {what} map ({bad} NaN/Inf voxels): the prediction is invalid")
 
 
 def _reason(exc: BaseException) -> str:
@@ -160,6 +180,7 @@ def evaluate_case(
                     raise CaseError(
                         f"model {model.name}: prediction shape {prediction.mask.shape} != label {shifted.label.shape}"
                     )
+                check_finite_prediction(model.name, prediction)
                 row = _score(
                     item,
                     model,

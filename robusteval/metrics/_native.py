@@ -22,9 +22,11 @@ def squared_edt_mm2(features_false: NDArray[np.bool_], spacing_mm: tuple[float, 
     """Squared Euclidean distance (mm²) from every voxel to the nearest False voxel.
 
     ``spacing_mm`` is per array axis (C order). The array edge is not a feature (``black_border=False``);
-    a volume without any False voxel gives ``inf`` everywhere.
+    a volume without any False voxel gives ``inf`` everywhere. A read-only input is copied (``edt`` refuses
+    read-only buffers); the input is never modified.
     """
-    out = _edt.edtsq(np.ascontiguousarray(features_false), anisotropy=spacing_mm, black_border=False)
+    grid = np.require(features_false, dtype=np.bool_, requirements=["C", "W"])
+    out = _edt.edtsq(grid, anisotropy=spacing_mm, black_border=False)
     return np.asarray(out, dtype=np.float32)
 
 

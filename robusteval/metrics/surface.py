@@ -10,6 +10,10 @@ Two conventions (``MetricConfig.surface``):
 Distances are Euclidean in mm (``spacing_mm`` per array axis), from each boundary element of one mask to the
 nearest boundary element of the other. Both boundaries are extracted once and each direction is searched once
 per context; every metric reads the cached :class:`SurfaceDistances`.
+
+Ties: a distance equal to a threshold (``nsd``'s tolerance) counts as within it, whichever backend computed it.
+The backends round differently (the KD-tree takes differences of float64 mm coordinates, ``edt`` stores
+float32 squared distances), so :func:`within_mm` compares with a relative slack of :data:`TIE_RTOL`.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ __all__ = [
     "HD95",
     "MASD",
     "NSD",
+    "TIE_RTOL",
     "Boundary",
     "SurfaceDistances",
     "surface_distances",
+    "within_mm",
     "worst_distance_mm",
 ]
 
@@ -37,6 +43,19 @@ from robusteval.metrics.base import METRICS, Metric, MetricContext
 
 _KDTREE_DENSITY = 5
 """``auto`` backend: KD-tree when 5 x (boundary elements) < ROI voxels, else dense EDT (both exact)."""
+
+TIE_RTOL = 1e-6
+"""Relative slack of every distance-vs-threshold comparison, so an exact tie counts as within the threshold.
+
+The exact distance sqrt(sum((n_i s_i)^2)) of a tie comes out of the backends a few float ulps above the
+threshold (e.g. 2 x 0.9 mm: 1.8000000000000003 from the KD-tree; 2 x 1.2 mm: 2.4000000477 from ``edt``'s
+float32). 1e-6 is about 10x ``edt``'s float32 error and 1 nm per mm: no two distinct grid distances of a
+realistic spacing are that close."""
+
+
+def within_mm(distances_mm: NDArray[np.float64], threshold_mm: float) -> NDArray[np.bool_]:
+    """``distances_mm <= threshold_mm``, a tie (equal up to :data:`TIE_RTOL` relative) counting as within."""
+    return np.asarray(distances_mm <= threshold_mm * (1.0 + TIE_RTOL))
 
 
 def worst_distance_mm(shape: tuple[int, ...], spacing_mm: tuple[float, ...]) -> float:
@@ -178,7 +197,9 @@ def _weight(d: NDArray[np.float64], w: NDArray[np.float64] | None) -> float:
 
 
 def _within(d: NDArray[np.float64], w: NDArray[np.float64] | None, tau: float) -> float:
-    return float(np.count_nonzero(d <= tau)) if w is None else float(np.sum(w[d <= tau]))
+    """Number (or surfel area, mm²) of the elements at distance <= ``tau`` mm, ties included."""
+    close = within_mm(d, tau)
+    return float(np.count_nonzero(close)) if w is None else float(np.sum(w[close]))
 
 
 def _one_empty(ctx: MetricContext, name: str) -> bool:

@@ -2,10 +2,12 @@
 
 Every adapter returns a :class:`Prediction` on the case's own grid: a probability map in [0, 1] (kept for
 ``auc_pr`` and uncertainty) and the binary mask ``prob >= threshold``. Torch-network adapters share
-:class:`TorchSegmenter`: declared input modalities and their order, per-model normalization, an optional
-working voxel spacing (input resampled to it, probabilities resampled back, as nnU-Net does), MONAI
-sliding-window inference with Gaussian blending, mixed precision on GPU, and optional flip test-time
-augmentation (its voxel-wise standard deviation is the uncertainty map).
+:class:`TorchSegmenter`: declared input modalities and their order, per-model normalization, a working
+orientation (default RAS: the arrays permuted and flipped to it by the affine and the prediction back, as
+MONAI's ``Orientationd`` does), an optional working voxel spacing (input resampled to it, probabilities
+resampled back, as nnU-Net does), MONAI sliding-window inference with Gaussian blending, mixed precision on
+GPU, and optional flip test-time augmentation (its voxel-wise standard deviation is the uncertainty map).
+A network output that is not finite (NaN, Inf) fails the case instead of becoming an empty mask.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __all__ = [
     "Prediction",
     "TorchSegmenter",
     "check_settings_params",
+    "error_reason",
     "model_input",
     "normalize",
     "spacing_shape",
@@ -33,10 +36,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from robusteval.data.case import Case
 from robusteval.errors import CaseError
+from robusteval.models.orientation import Reorientation, check_axcodes
 from robusteval.registry import Registry
 
 
@@ -57,6 +61,8 @@ class InferenceSettings(BaseModel):
 
     modalities: list[str] = Field(default_factory=lambda: ["flair", "t1"], min_length=1)
     normalization: Literal["zscore_brain", "percentile", "none"] = "zscore_brain"
+    orientation: str | None = "RAS"
+    """Working orientation (axis codes of the world RAS+ frame, e.g. ``RAS``, ``LPS``); None: as stored."""
     spacing_mm: tuple[float, float, float] | None = None
     roi_size: tuple[int, int, int] = (64, 64, 64)
     overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
@@ -65,6 +71,11 @@ class InferenceSettings(BaseModel):
     output: Literal["sigmoid", "softmax"] = "sigmoid"
     tta_flips: bool = False
     amp: bool = True
+
+    @field_validator("orientation")
+    @classmethod
+    def _axcodes(cls, value: str | None) -> str | None:
+        return None if value is None else check_axcodes(value)
 
 
 def normalize(x: NDArray[np.float32], method: str) -> NDArray[np.float32]:
@@ -89,12 +100,18 @@ def normalize(x: NDArray[np.float32], method: str) -> NDArray[np.float32]:
     return out
 
 
-def model_input(model: str, case: Case, modalities: list[str], method: str) -> NDArray[np.float32]:
-    """The normalized ``(C, X, Y, Z)`` input of ``model``; CaseError naming the model for a missing modality."""
+def model_input(
+    model: str, case: Case, modalities: list[str], method: str, orientation: Reorientation | None = None
+) -> NDArray[np.float32]:
+    """The normalized ``(C, X, Y, Z)`` input of ``model``; CaseError naming the model for a missing modality.
+
+    ``orientation`` is applied before normalizing, so the brain statistics are summed in the same voxel order
+    whatever the stored orientation, and the input is bit-identical."""
     try:
-        return normalize(case.stacked(modalities), method)
+        stacked = case.stacked(modalities)
     except KeyError as exc:
         raise CaseError(f"model {model}: {exc.args[0]}") from None
+    return normalize(stacked if orientation is None else orientation.forward(stacked), method)
 
 
 def spacing_shape(
@@ -169,6 +186,14 @@ def resolve(path: str | Path, base_dir: Path | None) -> Path:
     return p if p.is_absolute() or base_dir is None else base_dir / p
 
 
+def error_reason(exc: BaseException) -> str:
+    """The first non-empty line of a library's error (TorchScript's may start with a blank line), without
+    torch's boilerplate after it."""
+    line = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+    line = line.split(". This is an internal")[0].rstrip(":")  # torch's stream reader appends its guesses
+    return line[:300] or type(exc).__name__
+
+
 def check_settings_params(params: dict[str, Any], adapter: str, own_keys: set[str]) -> None:
     """ValueError for a key that is neither one of the adapter's own nor an :class:`InferenceSettings` field,
     or for invalid inference settings (pydantic's ValidationError is a ValueError naming the field)."""
@@ -216,11 +241,17 @@ class TorchSegmenter(ModelAdapter):
     def build(self) -> torch.nn.Module:
         """The network with its weights loaded."""
 
+    def reorientation(self, case: Case) -> Reorientation:
+        """From the case's stored array axes to the working ``orientation`` (by its affine)."""
+        return Reorientation.between(case.affine, self.settings.orientation)
+
     def working_shape(self, case: Case) -> tuple[int, int, int]:
-        """The grid (voxels) the network runs on: the case's, or resampled to ``spacing_mm``."""
+        """The grid (voxels) the network runs on: the case's in the working orientation, resampled to
+        ``spacing_mm`` when set."""
+        r = self.reorientation(case)
         if self.settings.spacing_mm is None:
-            return case.shape
-        return spacing_shape(case.shape, case.spacing_mm, self.settings.spacing_mm)
+            return r.shape(case.shape)
+        return spacing_shape(r.shape(case.shape), r.spacing_mm(case.spacing_mm), self.settings.spacing_mm)
 
     def describe(self) -> dict[str, Any]:
         """``parameters`` (count of all network parameters, trainable or not) and the inference settings."""
@@ -240,6 +271,7 @@ class TorchSegmenter(ModelAdapter):
             logits = logits[0]
         assert isinstance(logits, torch.Tensor)
         logits = logits.float()
+        self._check_finite(logits)
         if s.output == "sigmoid":
             if logits.shape[1] != 1:
                 raise CaseError(f"model {self.name}: output 'sigmoid' expects 1 channel, got {logits.shape[1]}")
@@ -248,10 +280,12 @@ class TorchSegmenter(ModelAdapter):
 
     def predict(self, case: Case) -> Prediction:
         s = self.settings
-        x_np = model_input(self.name, case, s.modalities, s.normalization)
+        orient = self.reorientation(case)
+        x_np = model_input(self.name, case, s.modalities, s.normalization, orient)
+        shape = orient.shape(case.shape)  # the case grid in the working orientation
         x = torch.from_numpy(x_np)[None].to(self.torch_device)
         if s.spacing_mm is not None:
-            x = to_spacing(x, case.spacing_mm, s.spacing_mm)
+            x = to_spacing(x, orient.spacing_mm(case.spacing_mm), s.spacing_mm)
         with torch.inference_mode():
             try:
                 probs = [self._forward(x)]
@@ -268,10 +302,23 @@ class TorchSegmenter(ModelAdapter):
                 raise
             stack = torch.cat(probs, dim=1)
             if s.spacing_mm is not None:
-                stack = F.interpolate(stack, size=case.shape, mode="trilinear", align_corners=False)
-            prob = stack.mean(dim=1)[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32)
-            unc = stack.std(dim=1)[0].cpu().numpy().astype(np.float32) if s.tta_flips else None
+                stack = F.interpolate(stack, size=shape, mode="trilinear", align_corners=False)
+            prob = orient.backward(stack.mean(dim=1)[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32))
+            unc = orient.backward(stack.std(dim=1)[0].cpu().numpy().astype(np.float32)) if s.tta_flips else None
         return Prediction(prob=prob, mask=prob >= s.threshold, uncertainty=unc)
+
+    def _check_finite(self, logits: torch.Tensor) -> None:
+        """CaseError when the network's output holds NaN or Inf (a NaN would otherwise pass the clamp and
+        become background under ``prob >= threshold``: an empty mask scored as a valid prediction)."""
+        finite = torch.isfinite(logits)
+        if bool(finite.all()):
+            return
+        n_nan = int(torch.isnan(logits).sum())
+        n_inf = int((~finite).sum()) - n_nan
+        raise CaseError(
+            f"model {self.name}: non-finite network output ({n_nan} NaN and {n_inf} Inf of {logits.numel()} "
+            "values): the prediction is invalid, not empty"
+        )
 
 
 ADAPTERS: Registry[type[ModelAdapter]] = Registry("model adapter")

@@ -7,7 +7,8 @@ class and ``$`` expressions are evaluated), trusted like the protocol itself; th
 Inference settings: defaults from the bundle (its ``inferer``'s literal ``roi_size``, ``sw_batch_size`` and
 ``overlap``; ``output`` from ``network_def``'s ``out_channels``: 1 → sigmoid, more → softmax foreground =
 channel 1), then :class:`InferenceSettings` defaults, each overridden by ``params``. The bundle's own
-pre/post-processing transforms are not run: set ``modalities`` and ``normalization`` to match its training.
+pre/post-processing transforms are not run: set ``modalities`` and ``normalization`` to match its training
+(``orientation`` is RAS by default, as the ``Orientationd(axcodes="RAS")`` of most bundles).
 """
 
 from __future__ import annotations

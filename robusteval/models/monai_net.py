@@ -4,14 +4,45 @@ from __future__ import annotations
 
 __all__ = ["MonaiNetwork", "load_state_dict", "load_weights", "network_class"]
 
+import pickle
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from robusteval.models.base import ADAPTERS, TorchSegmenter, check_settings_params, checkpoint_sha256, resolve
+from robusteval.models.base import (
+    ADAPTERS,
+    TorchSegmenter,
+    check_settings_params,
+    checkpoint_sha256,
+    error_reason,
+    resolve,
+)
 
 OWN_KEYS = {"architecture", "kwargs", "checkpoint"}
+
+
+_RESAVE = (
+    "re-save the weights alone with torch.save(model.state_dict(), path), or export the network with "
+    "torch.jit.save for the torchscript adapter"
+)
+
+
+def _refusal(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, and what to do instead (never: unpickle it)."""
+    text = str(exc)
+    if "TorchScript archive" in text:
+        return (
+            "a TorchScript archive, not a state dict: give it to the torchscript adapter (params.file), "
+            "or save model.state_dict() with torch.save"
+        )
+    if isinstance(exc, pickle.UnpicklingError):
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f"the Python object {found.group(1)}" if found else "Python objects, not only tensors"
+        return f"refused: it holds {what}, and unpickling it could run code; {_RESAVE}"
+    return f"unreadable ({type(exc).__name__}: {error_reason(exc)}); is it a torch.save file?"
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -20,9 +51,11 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     Accepts a bare state dict or one under ``state_dict`` / ``model`` (Lightning, MONAI ``CheckpointSaver``);
     a ``module.`` prefix on every key (saved from ``DataParallel``) is removed."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol before refusing: our message says it
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"checkpoint {path}: refused or unreadable ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"checkpoint {path}: {_refusal(exc)}") from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

@@ -17,7 +17,14 @@ from typing import Any
 
 import torch
 
-from robusteval.models.base import ADAPTERS, TorchSegmenter, check_settings_params, checkpoint_sha256, resolve
+from robusteval.models.base import (
+    ADAPTERS,
+    TorchSegmenter,
+    check_settings_params,
+    checkpoint_sha256,
+    error_reason,
+    resolve,
+)
 
 OWN_KEYS = {"file"}
 
@@ -70,8 +77,13 @@ class TorchScriptNetwork(TorchSegmenter):
                     str(path), map_location=self.torch_device
                 )
         except RuntimeError as exc:
-            msg = str(exc).splitlines()[0]
-            raise ValueError(f"model {self.name}: cannot load TorchScript file {path}: {msg}") from None
+            reason = error_reason(exc)
+            if "Unknown type name" in reason:  # a pickled Python object where TorchScript expects its own types
+                reason += (
+                    " (the archive names a Python object, not a TorchScript type: it was not written by "
+                    "torch.jit.save, or was altered; export the network again with torch.jit.save)"
+                )
+            raise ValueError(f"model {self.name}: cannot load TorchScript file {path}: {reason}") from None
         net.float()
         return net
 

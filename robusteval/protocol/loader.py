@@ -2,11 +2,13 @@
 
 Every problem becomes a :class:`~robusteval.errors.ProtocolIssue` naming the file, the line and the field
 path (``shifts[2].severities[0]``), found by walking the YAML node tree alongside pydantic's error location.
+A key repeated in one mapping is an error naming both lines (plain YAML keeps the last value silently).
+Problems found later, in the data or a model file, are placed at their field's line by :func:`issue_at`.
 """
 
 from __future__ import annotations
 
-__all__ = ["field_path", "load_protocol", "protocol_sha256"]
+__all__ = ["field_path", "issue_at", "load_protocol", "protocol_sha256"]
 
 import hashlib
 from collections.abc import Sequence
@@ -16,16 +18,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from robusteval.errors import ProtocolError, ProtocolIssue
+from robusteval.errors import ProtocolError, ProtocolIssue, field_path
 from robusteval.protocol.schema import Protocol
-
-
-def field_path(loc: Sequence[int | str]) -> str:
-    """``("shifts", 2, "severities", 0)`` -> ``shifts[2].severities[0]``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
@@ -47,6 +41,50 @@ def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
         node = nxt
         line = node.start_mark.line + 1
     return line
+
+
+def _repeated_keys(file: str, root: yaml.Node | None) -> list[ProtocolIssue]:
+    """One issue per key repeated in a mapping (YAML would silently keep the last value), naming both lines."""
+    issues: list[ProtocolIssue] = []
+    visited: set[int] = set()  # an anchor's node is shared by its aliases, and may contain itself
+
+    def walk(node: yaml.Node | None, loc: tuple[int | str, ...]) -> None:
+        if node is None or id(node) in visited:
+            return
+        visited.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*loc, i))
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    continue
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in first:
+                    issues.append(
+                        ProtocolIssue(
+                            file,
+                            line,
+                            field_path((*loc, key.value)),
+                            f"key {key.value!r} repeats (also on line {first[key.tag, key.value]}); YAML would "
+                            "keep only the last value: remove one",
+                        )
+                    )
+                first.setdefault((key.tag, key.value), line)
+                walk(value, (*loc, key.value))
+
+    walk(root, ())
+    return issues
+
+
+def issue_at(path: str | Path, loc: Sequence[int | str], message: str) -> ProtocolIssue:
+    """A problem found after loading (in the data, a checkpoint) at the line of the field ``loc``."""
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = None
+    return ProtocolIssue(str(path), _line_of(root, loc), field_path(loc), message)
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -77,9 +115,13 @@ def load_protocol(path: str | Path) -> Protocol:
         raise ProtocolError([ProtocolIssue(name, None, "", "protocol file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProtocolError([ProtocolIssue(name, None, "", f"cannot read the file: {exc}")]) from None
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    loader = yaml.SafeLoader(text)
+    try:  # yaml.safe_load, with the node tree kept for line numbers and checked for repeated keys first
+        root = loader.get_single_node()
+        repeated = _repeated_keys(name, root)
+        if repeated:
+            raise ProtocolError(repeated)
+        data = None if root is None else loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -89,6 +131,8 @@ def load_protocol(path: str | Path) -> Protocol:
         raise ProtocolError([ProtocolIssue(name, line, "", f"invalid YAML: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise ProtocolError([ProtocolIssue(name, None, "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
     if data is None:
         raise ProtocolError([ProtocolIssue(name, 1, "", "the protocol file is empty")])
     if not isinstance(data, dict):

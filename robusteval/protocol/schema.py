@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "HUMAN_FAMILY",
+    "MAX_RESAMPLES",
     "DatasetSpec",
     "ExecutionSpec",
     "MetricsSpec",
@@ -24,7 +25,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from robusteval.protocol.search_spec import SearchSpec
+from robusteval.paths import unsafe_reason
+from robusteval.protocol.search_spec import MAX_RESAMPLES, SearchSpec
 
 Family = Literal["cnn", "vit", "hybrid", "classical", "external", "human"]
 HUMAN_FAMILY = "human"
@@ -92,7 +94,12 @@ class DatasetSpec(_Spec):
     @field_validator("path")
     @classmethod
     def _resolve(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        return None if v is None else resolve_path(v, info)
+        if v is None:
+            return None
+        path = resolve_path(v, info)
+        if info.data.get("source") == "manifest" and path.is_dir() and not (path / "manifest.csv").is_file():
+            raise ValueError(f"folder {path} has no manifest.csv; give the CSV file, or a folder holding it")
+        return path
 
 
 class ModelSpec(_Spec):
@@ -156,10 +163,27 @@ class ShiftSpec(_Spec):
     severities: list[Severity] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
     apply_to: Literal["in_distribution", "out_of_distribution", "all"] = "in_distribution"
 
+    @field_validator("severities")
+    @classmethod
+    def _once_each(cls, v: list[int]) -> list[int]:
+        repeated = sorted({s for s in v if v.count(s) > 1})
+        if repeated:
+            raise ValueError(f"severities {repeated} repeat; list each severity once")
+        return v
+
     @field_validator("shift")
     @classmethod
     def _known_shift(cls, v: str | None) -> str | None:
         return None if v is None else _registered("robusteval.shifts", "SHIFTS", v)
+
+    @field_validator("name")
+    @classmethod
+    def _file_name(cls, v: str | None) -> str | None:
+        """The condition name names folders (``export``): it must be one safe file name."""
+        reason = None if v is None else unsafe_reason(v)
+        if reason is not None:
+            raise ValueError(f"condition name {v!r} cannot name a folder: {reason}")
+        return v
 
     @model_validator(mode="after")
     def _one_form(self) -> ShiftSpec:
@@ -220,7 +244,12 @@ class StatisticsSpec(_Spec):
     """Statistics settings (mirrors ``robusteval.stats.StatsSettings``; docs/statistics.md)."""
 
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
-    n_resamples: int = Field(default=10_000, ge=100)
+    n_resamples: int = Field(
+        default=10_000,
+        ge=100,
+        le=MAX_RESAMPLES,
+        description=f"bootstrap resamples per interval, 100 to {MAX_RESAMPLES:,} (memory and time grow with it)",
+    )
     ci_method: Literal["BCa", "percentile"] = "BCa"
     small_sample_expansion: bool = True
     cluster: Literal["subject", "site"] | None = Field(default=None, description="resample whole clusters")

@@ -7,11 +7,22 @@ holds a :class:`SearchSpec`. Shift names, parameter names and ranges are checked
 
 from __future__ import annotations
 
-__all__ = ["BreakingPointSpec", "ObjectiveSpec", "SearchDimensionSpec", "SearchSpec", "WorstCaseSpec"]
+__all__ = [
+    "MAX_RESAMPLES",
+    "BreakingPointSpec",
+    "ObjectiveSpec",
+    "SearchDimensionSpec",
+    "SearchSpec",
+    "WorstCaseSpec",
+]
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_RESAMPLES = 100_000
+"""Upper bound of every ``n_resamples`` of a protocol (``statistics``, the search's breaking point): past it
+the bootstrap's arrays outgrow a workstation's memory, and no digit a report shows gets more precise."""
 
 
 class _Spec(BaseModel):
@@ -84,7 +95,7 @@ class BreakingPointSpec(_Spec):
     level: float | None = None
     grid_points: int = Field(default=5, ge=2, le=101)
     refine_steps: int = Field(default=3, ge=0, le=20)
-    n_resamples: int = Field(default=1000, ge=100)
+    n_resamples: int = Field(default=1000, ge=100, le=MAX_RESAMPLES)
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
 
     @model_validator(mode="after")

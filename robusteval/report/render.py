@@ -38,6 +38,7 @@ import jinja2
 import pandas as pd
 from matplotlib.figure import Figure
 
+from robusteval.errors import RobustEvalError
 from robusteval.protocol.schema import HUMAN_FAMILY
 from robusteval.report import figures as F
 
@@ -287,9 +288,50 @@ def _read_cases(path: Path) -> pd.DataFrame:
     return cases
 
 
+STATUSES = ("ok", "failed", "unavailable")
+REQUIRED_COLUMNS = ("model", "family", "case_id", "site", "split", "shift", "shift_family", "severity", "status")
+
+
+def _read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """summary.json and cases.csv, checked against each other: a RobustEvalError naming the file when either
+    is unreadable, or when cases.csv's rows are not the ones summary.json counted (truncated, cut or edited)."""
+
+    def unreadable(path: Path, exc: Exception) -> RobustEvalError:
+        reason = " ".join(str(exc).split())
+        return RobustEvalError(f"{path}: unreadable ({reason}); it is truncated or corrupt, rerun the protocol")
+
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise unreadable(path, exc) from None
+    if not isinstance(summary, dict):
+        raise RobustEvalError(f"{path}: not a robusteval summary (a JSON {type(summary).__name__}, not an object)")
+    path = run_dir / "cases.csv"
+    try:
+        cases = _read_cases(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise unreadable(path, exc) from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in cases.columns]
+    if missing:
+        raise RobustEvalError(f"{path}: no column(s) {', '.join(missing)}; is this a robusteval cases.csv?")
+    recorded = (summary.get("counts") or {}).get("rows")
+    if isinstance(recorded, int) and recorded != len(cases):
+        raise RobustEvalError(
+            f"{path} has {len(cases)} rows but {run_dir / 'summary.json'} counted {recorded}: one of them is "
+            "truncated or from another run; rerun the protocol into this folder to rewrite both"
+        )
+    bad = cases.index[~cases["status"].isin(STATUSES)]
+    if len(bad):
+        raise RobustEvalError(
+            f"{path}: line {int(bad[0]) + 2} has status {cases.loc[bad[0], 'status']!r}, not one of "
+            f"{', '.join(STATUSES)}; the file is cut or corrupt, rerun the protocol"
+        )
+    return summary, cases
+
+
 def _load(run_dir: Path) -> _Run:
-    summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    cases = _read_cases(run_dir / "cases.csv")
+    summary, cases = _read_run(run_dir)
     cells = pd.DataFrame(summary.get("cells") or [])
     protocol = summary.get("protocol") or {}
     settings = (summary.get("settings") or [{}])[0]
@@ -1395,7 +1437,7 @@ def _section_data(run: _Run) -> dict[str, Any]:
         "n_failed": int(counts.get("failed", len(failed))),
         "n_ok": len(ok),
         "n_unavailable": len(unavailable),
-        "n_cases": int(cases["case_id"].nunique()) if len(cases) else 0,
+        "n_cases": int(ok["case_id"].nunique()) if len(ok) else 0,  # evaluated: at least one row scored
         "failed_cases": ds.get("failed_cases") or [],
         "reasons": [
             {"status": str(status), "reason": str(error) or "(no reason recorded)", "n": int(n)}
@@ -1554,7 +1596,10 @@ def build_context(run_dir: Path) -> dict[str, Any]:
 
 
 def render_report(run_dir: Path) -> Path:
-    """Write ``run_dir/index.html`` from the run dir's files alone; returns its path."""
+    """Write ``run_dir/index.html`` from the run dir's files alone; returns its path.
+
+    A RobustEvalError, nothing written, when summary.json or cases.csv is unreadable or they disagree.
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,

@@ -30,6 +30,7 @@ __all__ = [
     "dithered_pullback",
     "inside_outside_mm",
     "keep_lesion_cores",
+    "native_mask",
     "outward_normals",
     "smooth_field",
     "uniform_field",
@@ -125,11 +126,19 @@ def crop_around(mask: MaskArray, margin_vox: Sequence[int]) -> tuple[slice, slic
     return (slice(int(lo[0]), int(hi[0])), slice(int(lo[1]), int(hi[1])), slice(int(lo[2]), int(hi[2])))
 
 
+def native_mask(mask: MaskArray) -> MaskArray:
+    """``mask`` as a C-contiguous, writable bool array for the Cython kernels (``edt``, ``cc3d``), which refuse
+    read-only buffers ("buffer source array is read-only"): a case shipped through Ray's object store arrives
+    read-only. Copies only when needed; the input is never modified."""
+    return np.require(mask, dtype=np.bool_, requirements=["C", "W"])
+
+
 def inside_outside_mm(label: MaskArray, spacing_mm: Spacing) -> tuple[FloatArray, FloatArray]:
     """Distances (mm) from each label voxel to the nearest background voxel centre, and from each background
-    voxel to the nearest label voxel centre (0 elsewhere); the array's edge is not a boundary."""
+    voxel to the nearest label voxel centre (0 elsewhere); the array's edge is not a boundary. ``label`` may be
+    read-only."""
     aniso = tuple(float(s) for s in spacing_mm)
-    lab = np.ascontiguousarray(label)
+    lab = native_mask(label)
     inside = np.asarray(edt.edt(lab, anisotropy=aniso, black_border=False), dtype=np.float64)
     outside = np.asarray(edt.edt(np.ascontiguousarray(~lab), anisotropy=aniso, black_border=False), dtype=np.float64)
     return inside, outside
@@ -184,7 +193,7 @@ def crop_origin(box: tuple[slice, slice, slice]) -> tuple[int, int, int]:
 def keep_lesion_cores(before: MaskArray, after: MaskArray, depth_mm: FloatArray) -> MaskArray:
     """``after`` plus the core of every 26-connected lesion of ``before``: its deepest voxel (largest
     ``depth_mm``; ties: the first in raster order), so that no lesion disappears."""
-    components = cc3d.connected_components(np.ascontiguousarray(before), connectivity=26)
+    components = cc3d.connected_components(native_mask(before), connectivity=26)
     flat = np.flatnonzero(components)
     ids = components.ravel()[flat]
     order = np.lexsort((flat, -depth_mm.ravel()[flat], ids))

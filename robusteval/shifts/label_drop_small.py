@@ -12,6 +12,7 @@ import numpy as np
 
 from robusteval.data.case import Case
 from robusteval.shifts._common import TabledShift
+from robusteval.shifts._label_noise import native_mask
 from robusteval.shifts.base import SHIFTS, Touches
 
 CONNECTIVITY = 26
@@ -38,7 +39,7 @@ class LabelDropSmall(TabledShift):
         if fraction == 0.0 or not case.label.any():
             return case
         connectivity = cast(Literal[6, 18, 26], int(params["connectivity"]))
-        labels, n = cc3d.connected_components(case.label, connectivity=connectivity, return_N=True)
+        labels, n = cc3d.connected_components(native_mask(case.label), connectivity=connectivity, return_N=True)
         n_drop = math.floor(fraction * n + 0.5)
         if n_drop == 0:
             return case

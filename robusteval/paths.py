@@ -1,0 +1,88 @@
+"""Names that become file names, and the out folders robusteval writes into.
+
+Case ids and condition names become file names (``export`` writes ``<condition>/<case_id>_<modality>.nii.gz``).
+Each is checked once, where it enters, with :func:`unsafe_reason`: case ids by
+:func:`robusteval.data.sources.list_cases` (an unsafe id makes that case fail with the reason, the others run),
+condition names by the protocol schema. They are rejected, not encoded: external tools and the ``predictions``
+adapter find files by the plain id, so a file name must be the id itself. Writers join names with
+:func:`path_under`, which checks them again and refuses a path that resolves outside the out folder.
+
+An out folder is robusteval's when it holds the marker file :data:`MARKER`, written before anything else;
+:func:`claim_out_dir` refuses a folder that holds other files (e.g. the user's data), unless forced.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MARKER", "claim_out_dir", "path_under", "unsafe_reason"]
+
+import json
+from pathlib import Path
+
+from robusteval import __version__
+from robusteval.errors import RobustEvalError
+
+MARKER = ".robusteval"
+"""The marker file of a folder robusteval writes into: JSON ``{"command": ..., "version": ...}``."""
+
+
+def unsafe_reason(name: str) -> str | None:
+    """Why ``name`` cannot be a single file or folder name, or None when it can.
+
+    Unsafe: empty, ``.`` or ``..``, or containing ``/``, ``\\`` or a control character (NUL included).
+    """
+    if not name:
+        return "it is empty"
+    if name in (".", ".."):
+        return f"{name!r} names a folder, not a file"
+    bad = sorted({c for c in name if c in "/\\" or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        return f"it contains {', '.join(repr(c) for c in bad)} (not allowed in a file name)"
+    return None
+
+
+def path_under(root: Path, *names: str) -> Path:
+    """``root / names[0] / names[1] ...`` when each name is one safe component and the resolved path stays
+    under ``root`` (a symlinked folder cannot lead out of it); otherwise a RobustEvalError, nothing written."""
+    for name in names:
+        reason = unsafe_reason(name)
+        if reason is not None:
+            raise RobustEvalError(f"{name!r} cannot be a file name under {root}: {reason}")
+    path = root.joinpath(*names)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise RobustEvalError(f"{path} resolves outside {root}; refusing to write it")
+    return path
+
+
+def _marker_command(out_dir: Path) -> str | None:
+    """The command recorded in ``out_dir``'s marker ("" when unreadable), None without a marker."""
+    marker = out_dir / MARKER
+    if not marker.is_file():
+        return None
+    try:
+        found = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return ""
+    return str(found.get("command", "")) if isinstance(found, dict) else ""
+
+
+def claim_out_dir(out_dir: Path, command: str, *, force: bool = False) -> None:
+    """Make ``out_dir`` robusteval's folder for ``command`` (e.g. ``run``) by writing the marker into it.
+
+    Accepted: a new or empty folder, or one whose marker names the same command (a rerun resumes there).
+    Refused with a one-line RobustEvalError: a file, or a folder holding anything else (files robusteval did
+    not write, or another command's output), unless ``force``.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RobustEvalError(f"--out {out_dir} is a file, not a folder; give a folder")
+    if out_dir.is_dir() and not force:
+        others = sorted(p.name for p in out_dir.iterdir() if p.name != MARKER)
+        owner = _marker_command(out_dir)
+        if others and owner != command:
+            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            whose = f"the output of robusteval {owner}" if owner else "files robusteval did not write"
+            raise RobustEvalError(
+                f"--out {out_dir} holds {whose} ({shown}); {command} would overwrite them: "
+                "give a new or empty folder, or --force to write there anyway"
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text(json.dumps({"command": command, "version": __version__}) + "\n", encoding="utf-8")
