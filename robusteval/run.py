@@ -7,7 +7,15 @@ the statistics), ``index.html`` (the report).
 
 from __future__ import annotations
 
-__all__ = ["EXIT_FAILED_ITEMS", "EXIT_INVALID", "EXIT_OK", "RunResult", "default_cache_dir", "run_protocol"]
+__all__ = [
+    "EXIT_FAILED_ITEMS",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "RunResult",
+    "check_model_files",
+    "default_cache_dir",
+    "run_protocol",
+]
 
 import datetime as dt
 import importlib.metadata
@@ -28,10 +36,12 @@ from robusteval import __version__
 from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, RESULT_COLUMNS, TIMING_COLUMNS, EngineJob, make_plan
 from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
+from robusteval.errors import FieldError
 from robusteval.paths import claim_out_dir
 from robusteval.protocol import Protocol, protocol_sha256
 from robusteval.serialize import json_safe
 from robusteval.stats import StatsSettings, summarize
+from robusteval.status import FAILED, STATUSES, status_counts
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED_ITEMS = 0, 2, 3
 PACKAGES = (
@@ -114,6 +124,21 @@ def worst_values(cases: pd.DataFrame, metrics: list[str]) -> dict[str, float]:
     return {m: diagonal for m in metrics if m in METRICS and METRICS.get(m).unit == "mm"}
 
 
+def check_model_files(job: EngineJob) -> None:
+    """Before any work: a :class:`FieldError` at the model's entry when the files it reads cannot serve
+    the plan (a ``predictions`` pattern matching no file, or none of the planned items'), so a wrong pattern
+    is an invalid protocol (exit 2), not a run whose every row of that model is silently unavailable."""
+    from robusteval.engine.work import prediction_targets
+    from robusteval.models import ADAPTERS
+
+    targets = prediction_targets(job.plan)
+    for i, spec in enumerate(job.models):
+        try:
+            ADAPTERS.get(spec.adapter).check_files(spec.params, job.base_dir, targets)
+        except ValueError as exc:
+            raise FieldError(("models", i), f"model {spec.name}: {exc}") from None
+
+
 def profile_models(job: EngineJob, protocol: Protocol, log: Callable[[str], None]) -> list[dict[str, Any]]:
     """Parameters, FLOPs, latency, peak memory (and energy where measurable) per model, on the first ID case."""
     from robusteval.engine.base import load_models, torch_threads
@@ -171,6 +196,7 @@ def run_protocol(
     plan = make_plan(protocol, records)
     engine_name = engine or protocol.execution.engine
     job = EngineJob.from_protocol(protocol, plan, protocol_path)
+    check_model_files(job)
     store = ItemStore(out_dir / "items.jsonl")
     if fresh:
         store.clear()
@@ -199,7 +225,8 @@ def run_protocol(
     cases.to_csv(out_dir / "cases.csv", index=False)
     timings = pd.DataFrame(ordered, columns=["model", "status", *TIMING_COLUMNS])
     ok_timings = timings[timings["status"] == "ok"].groupby("model")["inference_s"]
-    n_failed = int((cases["status"] == "failed").sum())
+    counts = status_counts(cases["status"])  # ok + failed + unavailable = rows: the one accounting of a run
+    n_failed = counts[FAILED]
     stats = summarize(cases, metric_cols, stats_settings(protocol), worst_values=worst_values(cases, metric_cols))
     efficiency = profile_models(job, protocol, log) if protocol.report.efficiency else []
     search: dict[str, Any] | None = None
@@ -227,9 +254,9 @@ def run_protocol(
         "dataset": {
             "listed": len(records),
             "excluded_by_split": plan.excluded,
-            "failed_cases": sorted(set(cases.loc[cases["status"] == "failed", "case_id"])),
+            "failed_cases": sorted(set(cases.loc[cases["status"] == FAILED, "case_id"])),
         },
-        "counts": {"rows": len(cases), "failed": n_failed},
+        "counts": counts,
         "models": efficiency,
         **({"search": search} if search is not None else {}),
         **stats,
@@ -246,5 +273,6 @@ def run_protocol(
         for note in write_examples(out_dir, job, cases, h, hib, search, protocol):
             log(note)
     render_report(out_dir)
-    log(f"wrote {out_dir / 'index.html'} ({len(cases)} rows, {n_failed} failed) in {time.perf_counter() - t0:.1f}s")
+    tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES)
+    log(f"wrote {out_dir / 'index.html'} ({len(cases)} rows: {tally}) in {time.perf_counter() - t0:.1f}s")
     return RunResult(out_dir, len(cases), n_failed, EXIT_FAILED_ITEMS if n_failed else EXIT_OK)

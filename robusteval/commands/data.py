@@ -185,7 +185,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sites.set_defaults(func=_sites)
 
     check = sub.add_parser("check", help="load every case of a dataset and report failures")
-    check.add_argument("--source", required=True, help="data source: synthetic, manifest, msd, wmh2017")
+    check.add_argument("--source", required=True, help="data source: synthetic, manifest, msd, wmh2017, bids")
     check.add_argument("--path", help="the dataset's file or folder")
     check.add_argument("--modalities", nargs="+", default=["flair", "t1"])
     check.add_argument("--partition", default="test")

@@ -2,9 +2,10 @@
 
 ``SOURCES`` maps the protocol's ``dataset.source`` to a function ``(spec, cache_dir) -> list[CaseRecord]``:
 ``synthetic`` (the embedded default), ``manifest`` (a CSV), ``msd`` (Medical Segmentation Decathlon /
-nnU-Net raw) and ``wmh2017`` (the MICCAI-2017 WMH challenge layout). Listing problems (a missing folder,
-a manifest without the needed columns) raise :class:`RobustEvalError`; problems with one case's files raise
-:class:`CaseError` only when that record is loaded, so the other cases still run.
+nnU-Net raw), ``wmh2017`` (the MICCAI-2017 WMH challenge layout) and ``bids`` (a raw BIDS dataset, labels in
+a derivatives folder). Listing problems (a missing folder, a manifest without the needed columns) raise
+:class:`RobustEvalError`; problems with one case's files raise :class:`CaseError` only when that record is
+loaded, so the other cases still run.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from robusteval.data.bids_dataset import bids_source
 from robusteval.data.case import Case, CaseRecord
 from robusteval.data.loading import load_case
 from robusteval.data.metadata import read_table, typed_columns
@@ -203,6 +205,7 @@ def manifest_source(spec: DatasetSpec, cache_dir: Path) -> list[CaseRecord]:
 
 SOURCES.add("msd", msd_source)
 SOURCES.add("wmh2017", wmh2017_source)
+SOURCES.add("bids", bids_source)
 
 
 def _safe_id(record: CaseRecord) -> CaseRecord:

@@ -12,6 +12,7 @@ __all__ = [
     "condition_label",
     "evaluate_case",
     "failed_rows",
+    "prediction_targets",
     "shift_item",
 ]
 
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from robusteval.data.case import Case
-from robusteval.engine.plan import WorkItem, base_row, shift_family_of
+from robusteval.engine.plan import Plan, WorkItem, base_row, shift_family_of
 from robusteval.errors import CaseError, PredictionUnavailable
 from robusteval.metrics import MetricConfig, compute_metrics
 from robusteval.metrics.surface import worst_distance_mm
@@ -45,6 +46,20 @@ class ModelRuntime:
 def condition_label(condition: str, severity: int) -> str:
     """``clean`` or ``<condition>-s<severity>``: how a work item is named in files (e.g. exported test sets)."""
     return "clean" if condition == "clean" else f"{condition}-s{severity}"
+
+
+def prediction_targets(plan: Plan) -> list[dict[str, str]]:
+    """What each planned item asks an adapter of external predictions for: its ``case_id``, ``condition`` (as
+    :func:`condition_label`; ``clean`` for a label-only condition, which reuses the clean prediction),
+    ``subject_id``, ``site`` and ``scanner``: the placeholders of a ``predictions`` pattern."""
+    out = []
+    for item in plan.items:
+        label_only = item.condition != "clean" and plan.conditions[item.condition].touches_label_only()
+        r = item.record
+        condition = "clean" if label_only else condition_label(item.condition, item.severity)
+        out.append({"case_id": r.case_id, "condition": condition, "subject_id": r.subject_id, "site": r.site,
+                    "scanner": r.scanner})  # fmt: skip
+    return out
 
 
 def _tag(case: Case, item: WorkItem) -> Case:

@@ -28,6 +28,7 @@ __all__ = [
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -152,6 +153,16 @@ class ModelAdapter(ABC):
     @classmethod  # noqa: B027 (an optional hook: the default accepts any params)
     def validate_params(cls, params: dict[str, Any], base_dir: Path | None) -> None:
         """Raise ValueError (naming the parameter) when ``params`` cannot work; called at protocol load."""
+
+    @classmethod  # noqa: B027 (an optional hook: the default has nothing to check)
+    def check_files(
+        cls, params: dict[str, Any], base_dir: Path | None, targets: Sequence[Mapping[str, str]] | None = None
+    ) -> None:
+        """Raise ValueError (naming the parameter) when the files the model reads cannot serve a run.
+
+        Called by ``validate`` and at the start of ``run``, not at protocol load (``export`` loads the protocol
+        to write the test sets an external tool's files are made from). ``targets``, when known: each planned
+        work item as :func:`robusteval.engine.work.prediction_targets` describes it."""
 
     @classmethod
     def referenced_files(cls, params: dict[str, Any], base_dir: Path | None) -> list[Path]:

@@ -14,17 +14,22 @@ is unavailable (a prediction of the clean image cannot stand for a shifted one; 
 clean prediction in the engine anyway). A file on another grid than the case (shape, or voxel corners more
 than ``AFFINE_TOLERANCE_MM`` apart), non-finite values, a probability outside [0, 1] or a non-integer mask is
 a :class:`CaseError` with the reason.
+
+A pattern that matches no file at all, or names no file for any work item of the run, is almost surely a
+wrong pattern (every row would be unavailable): ``validate`` and the start of ``run`` refuse it
+(:meth:`PrecomputedPredictions.check_files`, exit 2), naming the pattern and the folder searched.
 """
 
 from __future__ import annotations
 
-__all__ = ["PLACEHOLDERS", "PrecomputedPredictions", "pattern_fields"]
+__all__ = ["PLACEHOLDERS", "PrecomputedPredictions", "pattern_fields", "search_folder"]
 
 import glob
 import hashlib
 import os
 import string
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +74,30 @@ def _glob_of(pattern: str) -> str:
         if name is not None:
             parts.append("*")
     return "".join(parts)
+
+
+def _root(base_dir: Path | None) -> Path:
+    """The folder relative patterns resolve against: the protocol's, or the working directory."""
+    return base_dir if base_dir is not None else Path.cwd()
+
+
+def _matching_files(pattern: str, base_dir: Path | None) -> list[Path]:
+    """Every existing file ``pattern`` can name."""
+    pat = _glob_of(pattern)
+    full = pat if Path(pattern).is_absolute() else os.path.join(glob.escape(str(_root(base_dir))), pat)
+    return [Path(f) for f in glob.glob(full) if os.path.isfile(f)]
+
+
+def search_folder(pattern: str, base_dir: Path | None) -> Path:
+    """The folder a pattern's files are looked for in: its path up to the first placeholder."""
+    literal = next(iter(string.Formatter().parse(pattern)), ("", None, None, None))[0]
+    head = literal[: literal.rfind("/") + 1] if "/" in literal else ""
+    return _root(base_dir) / head if head else _root(base_dir)
+
+
+def _where(pattern: str, base_dir: Path | None) -> str:
+    folder = search_folder(pattern, base_dir)
+    return f"searched {folder}" + ("" if folder.is_dir() else ", which does not exist")
 
 
 def _read(path: Path, what: str, case: Case, model: str) -> NDArray[np.float64]:
@@ -125,6 +154,40 @@ class PrecomputedPredictions(ModelAdapter):
         if not isinstance(threshold, int | float) or not 0.0 < float(threshold) < 1.0:
             raise ValueError(f"params.threshold: expected a number in (0, 1), got {threshold!r}")
 
+    @classmethod
+    def check_files(
+        cls, params: dict[str, Any], base_dir: Path | None, targets: Sequence[Mapping[str, str]] | None = None
+    ) -> None:
+        """ValueError naming the pattern and the folder searched when a pattern matches no file at all, or
+        (``targets`` given) when no planned work item has its files: every row would be unavailable."""
+        patterns: dict[str, str] = {k: str(params[k]) for k in ("mask", "prob") if k in params}
+        for key, pattern in patterns.items():
+            if not _matching_files(pattern, base_dir):
+                relative = "" if Path(pattern).is_absolute() else " (a relative one is read from the protocol's folder)"
+                raise ValueError(
+                    f"params.{key}: pattern {pattern!r} matches no file ({_where(pattern, base_dir)}): every row "
+                    f"of this model would be unavailable; check the pattern{relative}"
+                )
+        if not targets:
+            return
+        fields = {k: pattern_fields(p, k) for k, p in patterns.items()}
+
+        def served(t: Mapping[str, str], key: str) -> bool:
+            if t["condition"] != "clean" and "condition" not in fields[key]:
+                return False  # a prediction on the clean images serves no shifted condition
+            return resolve(patterns[key].format(**t), base_dir).is_file()
+
+        if any(all(served(t, k) for k in patterns) for t in targets):
+            return
+        key = next((k for k in patterns if not any(served(t, k) for t in targets)), next(iter(patterns)))
+        first = next((t for t in targets if t["condition"] == "clean"), targets[0])
+        example = resolve(patterns[key].format(**first), base_dir)
+        raise ValueError(
+            f"params.{key}: pattern {patterns[key]!r} names no file for any of the run's {len(targets)} work "
+            f"items ({_where(patterns[key], base_dir)}; e.g. {example} is missing): every row of this model "
+            "would be unavailable; check the pattern's placeholders against the case ids and condition names"
+        )
+
     def path(self, kind: str, case: Case) -> Path:
         """The file of ``kind`` (``mask`` / ``prob``) for ``case`` under its ``metadata['condition']``."""
         condition = str(case.metadata.get("condition", "clean"))
@@ -177,14 +240,10 @@ class PrecomputedPredictions(ModelAdapter):
     def referenced_files(cls, params: dict[str, Any], base_dir: Path | None) -> list[Path]:
         """Every existing file the patterns can name (a file added, removed or rewritten changes the run's
         item keys; the engine hashes their bytes)."""
-        root = base_dir if base_dir is not None else Path.cwd()
         found: set[Path] = set()
         for key in ("mask", "prob"):
             if key in params:
-                pattern = str(params[key])
-                pat = _glob_of(pattern)
-                full = pat if Path(pattern).is_absolute() else os.path.join(glob.escape(str(root)), pat)
-                found.update(Path(f) for f in glob.glob(full) if os.path.isfile(f))
+                found.update(_matching_files(str(params[key]), base_dir))
         return sorted(found)
 
     def listing(self) -> list[str]:

@@ -2,8 +2,10 @@
 
 The checks are the run's own code: the dataset is listed (``list_cases``) and split (``split_records``), and
 each model is built on the CPU by its adapter (a checkpoint is read with ``torch.load(weights_only=True)`` and
-must fit its architecture). Every problem is reported at its field's line in the protocol file. Synthetic data
-is checked once it is generated (by the first run, or ``data synth``): generating it takes a while.
+must fit its architecture), then asked whether the files it reads can serve the run's work items
+(``ModelAdapter.check_files``: a ``predictions`` pattern that matches no file). Every problem is reported at its
+field's line in the protocol file. Synthetic data is checked once it is generated (by the first run, or
+``data synth``): generating it takes a while.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 __all__ = ["check_inputs"]
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from robusteval.errors import FieldError, ProtocolError, ProtocolIssue, RobustEvalError
@@ -25,8 +28,10 @@ def check_inputs(protocol: Protocol, path: Path, cache_dir: Path) -> list[str]:
     """Raise :class:`ProtocolError` listing every problem with the data or a model; return what went unchecked."""
     issues: list[ProtocolIssue] = []
     notes: list[str] = []
+    targets: list[dict[str, str]] | None = None  # the planned work items, once the data is known
     try:
         notes += _check_dataset(protocol.dataset, cache_dir)
+        targets = _targets(protocol, cache_dir) if not notes else None
     except FieldError as exc:
         issues.append(issue_at(path, exc.loc, exc.message))
     except RobustEvalError as exc:
@@ -39,7 +44,7 @@ def check_inputs(protocol: Protocol, path: Path, cache_dir: Path) -> list[str]:
             issues.append(issue_at(path, ("dataset", where), message))
     base_dir = path.resolve().parent
     for i, model in enumerate(protocol.models):
-        problem = _model_problem(model, base_dir)
+        problem = _model_problem(model, base_dir, targets)
         if problem is not None:
             issues.append(issue_at(path, ("models", i), problem))
     if issues:
@@ -58,13 +63,24 @@ def _check_dataset(spec: DatasetSpec, cache_dir: Path) -> list[str]:
     return []
 
 
-def _model_problem(model: ModelSpec, base_dir: Path) -> str | None:
-    """Why the adapter cannot build ``model`` on the CPU (as a run's worker does), or None."""
+def _targets(protocol: Protocol, cache_dir: Path) -> list[dict[str, str]]:
+    """The run's work items as an adapter of external predictions sees them."""
+    from robusteval.data.sources import list_cases
+    from robusteval.engine.plan import make_plan
+    from robusteval.engine.work import prediction_targets
+
+    return prediction_targets(make_plan(protocol, list_cases(protocol.dataset, cache_dir)))
+
+
+def _model_problem(model: ModelSpec, base_dir: Path, targets: Sequence[Mapping[str, str]] | None = None) -> str | None:
+    """Why the adapter cannot build ``model`` on the CPU (as a run's worker does), or cannot find the files
+    it reads for ``targets`` (the run's work items; None: the files are checked without them), or None."""
     from robusteval.models import ADAPTERS
     from robusteval.models.base import error_reason
 
     try:
         ADAPTERS.get(model.adapter)(model.name, dict(model.params), base_dir, "cpu")
+        ADAPTERS.get(model.adapter).check_files(dict(model.params), base_dir, targets)
     except (ValueError, RobustEvalError) as exc:
         return str(exc).removeprefix(f"model {model.name}: ")
     except Exception as exc:

@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from robusteval.errors import RobustEvalError
 from robusteval.protocol.schema import HUMAN_FAMILY
 from robusteval.report import figures as F
+from robusteval.status import FAILED, OK, STATUSES, UNAVAILABLE, status_counts
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECTIONS = (
@@ -288,7 +289,6 @@ def _read_cases(path: Path) -> pd.DataFrame:
     return cases
 
 
-STATUSES = ("ok", "failed", "unavailable")
 REQUIRED_COLUMNS = ("model", "family", "case_id", "site", "split", "shift", "shift_family", "severity", "status")
 
 
@@ -327,6 +327,14 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
             f"{path}: line {int(bad[0]) + 2} has status {cases.loc[bad[0], 'status']!r}, not one of "
             f"{', '.join(STATUSES)}; the file is cut or corrupt, rerun the protocol"
         )
+    counted = status_counts(cases["status"])
+    for status in STATUSES:  # summary.json's counts of each status (older runs have only some) = cases.csv's
+        recorded = (summary.get("counts") or {}).get(status)
+        if isinstance(recorded, int) and recorded != counted[status]:
+            raise RobustEvalError(
+                f"{path} has {counted[status]} {status} rows but {run_dir / 'summary.json'} counted {recorded}: "
+                "one of them was edited or is from another run; rerun the protocol into this folder to rewrite both"
+            )
     return summary, cases
 
 
@@ -1347,6 +1355,7 @@ def _section_examples(run: _Run) -> dict[str, Any]:
         "notes": [],
         "examples_missing": None,
         "gallery_missing": None,
+        "no_prediction": [],
     }
     folder = run.dir / "examples"
     files = [p for p in sorted(folder.glob("*.png")) if not p.name.startswith("search_")] if folder.is_dir() else []
@@ -1362,11 +1371,18 @@ def _section_examples(run: _Run) -> dict[str, Any]:
             out["examples"].append(fig)
         if why:
             out["notes"].append(why)
+    counts = status_counts(run.cases["status"])
     if not files:
         out["examples_missing"] = (
             "Example slices (worst and median case; image, reference and prediction under "
             "clean and shifted conditions) are not stored for this run."
+            if counts[OK]
+            else f"No example slices: no work item has an ok row to draw ({_tally(counts)})."
         )
+    for model in run.models:  # a model without one ok row has no prediction in any picture: say so, here
+        c = status_counts(run.cases.loc[run.cases["model"] == model, "status"])
+        if c["rows"] and not c[OK]:
+            out["no_prediction"].append(f"{run.name(model)}: no ok row ({_tally(c)}), so no prediction of it is drawn.")
     gallery = run.dir / GALLERY
     if gallery.is_file():
         caption = "Shift gallery: each condition at each severity on one ID case (label outline in red)"
@@ -1376,6 +1392,11 @@ def _section_examples(run: _Run) -> dict[str, Any]:
     else:
         out["gallery_missing"] = f"The shift gallery (shift × severity) is not stored ({GALLERY} absent)."
     return out
+
+
+def _tally(counts: Mapping[str, int]) -> str:
+    """``24 rows: 12 ok, 3 failed, 9 unavailable`` (a :func:`status_counts` result)."""
+    return f"{counts['rows']} rows: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES)
 
 
 def _empty_reference(notes: Any, vol_ref: Any) -> bool:
@@ -1394,10 +1415,10 @@ def _empty_reference(notes: Any, vol_ref: Any) -> bool:
 def _section_data(run: _Run) -> dict[str, Any]:
     cases = run.cases
     ds = run.summary.get("dataset") or {}
-    counts = run.summary.get("counts") or {}
-    failed = cases[cases["status"] != "ok"] if len(cases) else cases
-    ok = cases[cases["status"] == "ok"] if len(cases) else cases
-    unavailable = failed[failed["status"] == "unavailable"] if len(failed) else failed
+    counts = status_counts(cases["status"])  # as summary.json's ``counts`` (checked equal on reading)
+    failed = cases[cases["status"] != OK] if len(cases) else cases  # failed and unavailable: reasons
+    ok = cases[cases["status"] == OK] if len(cases) else cases
+    unavailable = failed[failed["status"] == UNAVAILABLE] if len(failed) else failed
     vol = ok["vol_ref_ml"] if "vol_ref_ml" in ok else pd.Series([None] * len(ok), index=ok.index)
     notes = ok["metric_notes"] if "metric_notes" in ok else pd.Series([""] * len(ok), index=ok.index)
     empty = ok[[_empty_reference(n, v) for n, v in zip(notes, vol, strict=True)]] if len(ok) else ok
@@ -1416,27 +1437,30 @@ def _section_data(run: _Run) -> dict[str, Any]:
     if len(cases):
         for site, g in cases.groupby("site", sort=True):
             splits = sorted(set(g.loc[g["shift"] == "clean", "split"])) or sorted(set(g["split"]))
+            site_counts = status_counts(g["status"])
             sites.append(
                 {
                     "site": site,
                     "split": ", ".join(splits),
                     "cases": int(g["case_id"].nunique()),
-                    "rows": len(g),
-                    "failed": int((g["status"] == "failed").sum()),
+                    "rows": site_counts["rows"],
+                    "ok": site_counts[OK],
+                    "failed": site_counts[FAILED],
+                    "unavailable": site_counts[UNAVAILABLE],
                     "empty": int(empty.loc[empty["site"] == site, "case_id"].nunique()) if len(empty) else 0,
                 }
             )
     reasons = pd.Series(dtype=int)
     if len(failed):
         reasons = failed.groupby(["status", "error"]).size().sort_values(ascending=False, kind="stable")
-    listed = failed[failed["status"] != "unavailable"].head(MAX_FAILED_LISTED)  # unavailable: by reason only
+    listed = failed[failed["status"] != UNAVAILABLE].head(MAX_FAILED_LISTED)  # unavailable: by reason only
     out: dict[str, Any] = {
         "listed": ds.get("listed"),
         "excluded": ds.get("excluded_by_split") or [],
-        "n_rows": len(cases),
-        "n_failed": int(counts.get("failed", len(failed))),
-        "n_ok": len(ok),
-        "n_unavailable": len(unavailable),
+        "n_rows": counts["rows"],  # = n_ok + n_failed + n_unavailable
+        "n_failed": counts[FAILED],
+        "n_ok": counts[OK],
+        "n_unavailable": counts[UNAVAILABLE],
         "n_cases": int(ok["case_id"].nunique()) if len(ok) else 0,  # evaluated: at least one row scored
         "failed_cases": ds.get("failed_cases") or [],
         "reasons": [
@@ -1500,12 +1524,19 @@ def _section_provenance(run: _Run) -> dict[str, Any]:
             ("seeds", _kv(prov.get("seeds"))),
             ("median inference time per case (s)", _kv(prov.get("inference_s_median"))),
             ("packages", _kv(prov.get("packages"))),
+            ("metric settings", _kv({k: v for k, v in _metric_settings(run).items() if k != "panel"})),
             ("statistics", _kv({k: v for k, v in settings.items() if k not in ("versions", "checks")})),
             ("statistics libraries", _kv(settings.get("versions"))),
         ]
         + [(k, _fmt_any(v)) for k, v in prov.items() if k not in known],
         "protocol_json": json.dumps(run.summary.get("protocol") or {}, indent=2),
     }
+
+
+def _metric_settings(run: _Run) -> dict[str, Any]:
+    """The protocol's ``metrics`` block as run (convention, tolerances, lesion rules); {} when not recorded."""
+    metrics = (run.summary.get("protocol") or {}).get("metrics")
+    return dict(metrics) if isinstance(metrics, dict) else {}
 
 
 def _kv(mapping: Any) -> str:
@@ -1567,7 +1598,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
     """The template context of a run dir (every section's data, figures as data URIs)."""
     run = _load(Path(run_dir))
     protocol = run.summary.get("protocol") or {}
-    counts = run.summary.get("counts") or {}
+    counts = status_counts(run.cases["status"])
     return {
         "protocol": protocol,
         "title": str(protocol.get("name", run.dir.name)),
@@ -1578,8 +1609,9 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "correction": run.correction,
         "n_models": len(run.models),
         "n_cases": int(run.cases["case_id"].nunique()) if len(run.cases) else 0,
-        "n_failed": int(counts.get("failed", (run.cases["status"] != "ok").sum())),
-        "n_rows": len(run.cases),
+        "n_failed": counts[FAILED],
+        "n_unavailable": counts[UNAVAILABLE],
+        "n_rows": counts["rows"],
         "verdict": _section_verdict(run),
         "id_vs_ood": _section_id_vs_ood(run),
         "degradation": _section_degradation(run),

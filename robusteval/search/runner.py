@@ -479,11 +479,14 @@ def select_cases(records: Sequence[CaseRecord], protocol: Protocol, objective: O
 
 
 def _models(protocol: Protocol, spec: SearchSpec) -> list[Any]:
-    """The models searched: ``spec.models``, by default every model but the human baseline (its annotation
-    exists for the clean images only, so no shift can be searched on it)."""
+    """The models searched: ``spec.models``, by default every model but those with no prediction for a
+    searched parameter point: the human baseline (its annotation exists for the clean images only) and
+    ``predictions`` models (files exist for the protocol's own conditions only). Their every trial row would
+    be unavailable, which is not a failure to score as ``failed_value``."""
     names = [m.name for m in protocol.models]
     human = [m.name for m in protocol.models if m.family == HUMAN_FAMILY]
-    wanted = spec.models or [n for n in names if n not in human]
+    external = [m.name for m in protocol.models if m.adapter == "predictions" and m.name not in human]
+    wanted = spec.models or [n for n in names if n not in human and n not in external]
     unknown = [m for m in wanted if m not in names]
     if unknown:
         raise RobustEvalError(f"search.models: {unknown} are not models of the protocol; it has {names}")
@@ -492,6 +495,12 @@ def _models(protocol: Protocol, spec: SearchSpec) -> list[Any]:
         raise RobustEvalError(
             f"search.models: {searched_human} are the human baseline (family {HUMAN_FAMILY}), whose annotation "
             "exists for the clean images only; search the models instead"
+        )
+    searched_external = [m for m in wanted if m in external]
+    if searched_external:
+        raise RobustEvalError(
+            f"search.models: {searched_external} read precomputed files (adapter predictions), which exist for "
+            "the protocol's conditions only, not for the shifts a search samples; search the models instead"
         )
     return [m for m in protocol.models if m.name in wanted]
 

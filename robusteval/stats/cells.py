@@ -3,7 +3,9 @@
 A cell is (model, shift, severity, split); for the natural site split (``shift == "clean"``, ``split ==
 "ood"``) with two or more OOD sites there is also one cell per site (``site`` set; pooled cells have
 ``site: None``). Values are the successful cases after worst-value replacement; NaNs left (no declared worst
-value) are dropped and counted in ``n_missing``; failed rows are counted in ``n_failed``.
+value) are dropped and counted in ``n_missing``; failed rows are counted in ``n_failed``, unavailable rows (no
+prediction for that condition) in ``n_unavailable``. A cell whose every row failed is kept, empty, to say so;
+one whose rows are all unavailable has no record (there was nothing to evaluate).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Hashable
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from robusteval.stats.bootstrap import bootstrap_intervals
@@ -24,8 +27,8 @@ from robusteval.stats.settings import StatsSettings
 CELL_KEY = ["model", "shift", "severity", "split"]
 
 
-def _failed_counts(prep: Prepared) -> tuple[dict[Hashable, int], dict[Hashable, int]]:
-    f = prep.failed
+def _counts(f: pd.DataFrame) -> tuple[dict[Hashable, int], dict[Hashable, int]]:
+    """Rows of ``f`` per cell, and per cell and site."""
     if f.empty:
         return {}, {}
     pooled = f.groupby(CELL_KEY).size().to_dict()
@@ -35,7 +38,8 @@ def _failed_counts(prep: Prepared) -> tuple[dict[Hashable, int], dict[Hashable, 
 
 def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
     """One record per cell and metric with mean/median CIs (``method``/``median_method`` and ``note``)."""
-    failed_pooled, failed_site = _failed_counts(prep)
+    failed_pooled, failed_site = _counts(prep.failed)
+    unavailable_pooled, unavailable_site = _counts(prep.unavailable)
     meta: list[Record] = []
     samples: list[NDArray[np.float64]] = []
     clusters: list[NDArray[Any] | None] = []
@@ -55,6 +59,9 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                     present = mask & cube.present[mi, :, ci]
                     key = (model, shift, severity, split)
                     n_failed = failed_pooled.get(key, 0) if site is None else failed_site.get((*key, site), 0)
+                    n_unavailable = (
+                        unavailable_pooled.get(key, 0) if site is None else unavailable_site.get((*key, site), 0)
+                    )
                     if not present.any() and not n_failed:
                         continue
                     values = cube.values[mi, :, ci]
@@ -80,6 +87,7 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                             "metric": info.name,
                             "higher_is_better": info.higher_is_better,
                             "n_failed": int(n_failed),
+                            "n_unavailable": int(n_unavailable),
                             "n_missing": n_missing,
                             "n_replaced": int((cube.replaced[mi, :, ci] & present).sum()),
                             "_notes": notes,
@@ -106,6 +114,7 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                     "metric": info.name,
                     "higher_is_better": info.higher_is_better,
                     "n_failed": int(n_failed),
+                    "n_unavailable": int(unavailable_pooled.get(fkey, 0)),
                     "n_missing": 0,
                     "n_replaced": 0,
                     "_notes": [info.note] if info.note else [],
@@ -130,6 +139,8 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
             notes.append(f"median: {median.note}")
         if rec["n_failed"]:
             notes.append(f"{rec['n_failed']} failed case(s) excluded")
+        if rec["n_unavailable"]:
+            notes.append(f"{rec['n_unavailable']} case(s) without a prediction (unavailable) excluded")
         if rec["n_replaced"]:
             notes.append(f"{rec['n_replaced']} NaN value(s) replaced by the declared worst value")
         out.append(

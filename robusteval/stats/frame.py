@@ -1,4 +1,8 @@
-"""Input preparation: validate ``cases.csv``, drop failed rows, replace NaNs by worst values, label cells.
+"""Input preparation: validate ``cases.csv``, set failed and unavailable rows aside, replace NaNs by worst
+values, label cells.
+
+Only ``ok`` rows enter the statistics. ``failed`` rows (and any status robusteval does not write) are counted
+as failures; ``unavailable`` rows (no prediction for that condition) are counted apart and never as failures.
 
 Conventions: a *condition* is ``(shift, severity)``, labelled ``clean`` or ``"<shift>@<severity>"``; the ID
 reference is ``shift == "clean"`` with ``split == "id"``; the natural site split is ``shift == "clean"`` with
@@ -33,6 +37,7 @@ from numpy.typing import NDArray
 
 from robusteval.errors import RobustEvalError
 from robusteval.metrics import METRICS
+from robusteval.status import OK, STATUSES, UNAVAILABLE
 
 CLEAN = "clean"
 LABEL_NOISE = "label_noise"
@@ -130,10 +135,13 @@ class Prepared:
     ``rows`` holds the metric columns after worst-value replacement, a boolean ``replaced:<metric>`` column
     per metric, ``condition``, ``cluster`` (the cluster id, or the case id when not clustering) and the flags
     ``is_id``, ``is_site`` (natural site split), ``is_label_noise`` and ``is_shift`` (simulated shift).
+    ``failed`` and ``unavailable`` hold the identifying columns (and ``error``) of the rows set aside;
+    ``n_input_rows`` = ok input rows + ``len(failed)`` + ``len(unavailable)``.
     """
 
     rows: pd.DataFrame
     failed: pd.DataFrame
+    unavailable: pd.DataFrame
     metrics: tuple[MetricInfo, ...]
     cluster: str | None
     n_input_rows: int
@@ -217,13 +225,13 @@ def prepare(
         df[col] = df[col].astype(str)
     for m in metrics:
         df[m] = pd.to_numeric(df[m], errors="coerce").astype(float)
-    statuses = sorted(set(df["status"]) - {"ok", "failed"})
+    statuses = sorted(set(df["status"]) - set(STATUSES))
     if statuses:
         notes.append(f"status value(s) {statuses} treated as failed")
-    ok = df["status"] == "ok"
-    failed = df.loc[~ok, ["model", "case_id", "site", "split", "shift", "severity"]].copy()
-    if "error" in df.columns:
-        failed["error"] = df.loc[~ok, "error"].astype(str)
+    ok = df["status"] == OK
+    unavailable = df["status"] == UNAVAILABLE
+    failed_rows = _set_aside(df, ~ok & ~unavailable)
+    unavailable_rows = _set_aside(df, unavailable)
     rows = df.loc[ok].copy()
 
     for info in infos:
@@ -261,7 +269,15 @@ def prepare(
         notes.append("no successful rows: every statistic is empty")
     families = {str(k): str(v) for k, v in rows.groupby("model")["family"].first().items()}
     shift_families = {str(k): str(v) for k, v in rows.groupby("shift")["shift_family"].first().items()}
-    return Prepared(rows, failed, infos, cluster, len(cases), notes, families, shift_families)
+    return Prepared(rows, failed_rows, unavailable_rows, infos, cluster, len(cases), notes, families, shift_families)
+
+
+def _set_aside(df: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """The identifying columns (and ``error``) of the rows that do not enter the statistics."""
+    out = df.loc[mask, ["model", "case_id", "site", "split", "shift", "severity"]].copy()
+    if "error" in df.columns:
+        out["error"] = df.loc[mask, "error"].astype(str)
+    return out
 
 
 def condition_keys(rows: pd.DataFrame) -> list[tuple[str, float, str]]:

@@ -30,9 +30,10 @@ def _data_records(prep: Prepared) -> list[Record]:
     rows = prep.rows
     summary: Record = {
         "kind": "summary",
-        "n_input_rows": prep.n_input_rows,
-        "n_ok_rows": len(rows),
+        "n_input_rows": prep.n_input_rows,  # = n_ok_rows + n_failed_rows + n_unavailable_rows
+        "n_ok_rows": prep.n_input_rows - len(prep.failed) - len(prep.unavailable),
         "n_failed_rows": len(prep.failed),
+        "n_unavailable_rows": len(prep.unavailable),
         "n_models": int(rows["model"].nunique()) if len(rows) else 0,
         "n_cases": int(rows["case_id"].nunique()) if len(rows) else 0,
         "cluster": prep.cluster,
@@ -44,13 +45,15 @@ def _data_records(prep: Prepared) -> list[Record]:
         summary[f"worst_value:{info.name}"] = info.worst_value
         summary[f"higher_is_better:{info.name}"] = info.higher_is_better
     out: list[Record] = [summary]
-    if len(prep.failed):
-        counts = prep.failed.groupby(["model", "shift", "severity", "split"]).size()
+    for kind, frame in (("failed", prep.failed), ("unavailable", prep.unavailable)):
+        if not len(frame):
+            continue
+        counts = frame.groupby(["model", "shift", "severity", "split"]).size()
         for key, n in counts.items():
             model, shift, severity, split = cast(tuple[str, str, float, str], key)
             out.append(
                 {
-                    "kind": "failed",
+                    "kind": kind,
                     "model": model,
                     "shift": shift,
                     "severity": severity,
@@ -72,8 +75,8 @@ def summarize(
     """All statistics of a run (see docs/statistics.md).
 
     Returns the keys of ``OUTPUT_KEYS`` plus ``settings`` (one record: the settings, library versions) and
-    ``data`` (row counts, failed rows per cell, replacements per metric, notes). Records are flat dicts of
-    JSON values (NaN -> None). ``worst_values`` maps a metric to the value that replaces its NaNs.
+    ``data`` (row counts, failed and unavailable rows per cell, replacements per metric, notes). Records are
+    flat dicts of JSON values (NaN -> None). ``worst_values`` maps a metric to the value that replaces its NaNs.
     """
     prep = prepare(cases, metrics, worst_values=worst_values, cluster=settings.cluster)
     cells = cell_records(prep, settings)

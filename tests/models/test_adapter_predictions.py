@@ -151,3 +151,25 @@ def test_engine_records_unavailable_cases_while_others_run(tmp_path: Path) -> No
     errors = {(r["case_id"], r["severity"]): r["error"] for r in rows if r["status"] == "unavailable"}
     assert "condition blur-s2" in errors[("c1", 2)]
     assert "preds/clean/c2.nii.gz" in errors[("c2", 0)]
+
+
+def test_check_files_names_the_pattern_that_matches_nothing_and_its_folder(tmp_path: Path) -> None:
+    """Each pattern must match a file (an absolute one is searched where it says); with the run's work items,
+    at least one item must have all its files. Building the adapter checks none of this (``export`` needs it)."""
+    case = make_case(condition="clean")
+    save_nifti(tmp_path / "probs/clean/c1_prob.nii.gz", _prob_map(case), case.affine)
+    params = {"mask": PATTERN, "prob": PROB_PATTERN}
+    _adapter(tmp_path, **params)  # no file for params.mask: still builds
+    cls = type(_adapter(tmp_path, **params))
+    with pytest.raises(ValueError, match=rf"params\.mask: pattern .* matches no file \(searched {tmp_path}/preds, wh"):
+        cls.check_files(params, tmp_path)
+    absolute = {"mask": str(tmp_path / "elsewhere/{case_id}.nii.gz")}
+    with pytest.raises(ValueError, match=rf"searched {tmp_path}/elsewhere, which does not exist\): every row"):
+        cls.check_files(absolute, None)
+    save_nifti(tmp_path / "preds/clean/c9.nii.gz", case.label.astype(np.uint8), case.affine)  # not a planned case
+    cls.check_files(params, tmp_path)  # every pattern matches a file
+    target = {"case_id": "c1", "condition": "clean", "subject_id": "s", "site": "A", "scanner": "x"}
+    with pytest.raises(ValueError, match=r"params\.mask: .* names no file for any of the run's 2 work items"):
+        cls.check_files(params, tmp_path, [target, {**target, "condition": "blur-s1"}])
+    save_nifti(tmp_path / "preds/clean/c1.nii.gz", case.label.astype(np.uint8), case.affine)
+    cls.check_files(params, tmp_path, [target, {**target, "condition": "blur-s1"}])  # c1 clean has both files

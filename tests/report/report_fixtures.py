@@ -26,6 +26,7 @@ from robusteval.engine import RESULT_COLUMNS
 from robusteval.serialize import json_safe
 from robusteval.stats import StatsSettings, summarize
 from robusteval.stats.synthetic import make_cases
+from robusteval.status import status_counts
 
 SIZE_METRICS = ("lesion_recall_small", "lesion_recall_medium", "lesion_recall_large")
 PAYLOADS = {
@@ -89,7 +90,7 @@ def write_run(
             "excluded_by_split": [],
             "failed_cases": sorted(set(cases.loc[cases["status"] == "failed", "case_id"])),
         },
-        "counts": {"rows": len(cases), "failed": int((cases["status"] == "failed").sum())},
+        "counts": status_counts(cases["status"]),
         **stats,
     }
     if models is not None:

@@ -92,4 +92,4 @@ def test_data_section_counts_cases_evaluated_not_cases_listed(
     assert listed is not None
     assert evaluated is not None
     assert (int(listed.group(1)), int(evaluated.group(1))) == (6, 4)
-    assert "12 (8 ok, 4 failed" in html  # rows: 2 models x 6 cases
+    assert "12 rows (8 ok, 4 failed, 0 unavailable)" in html  # rows: 2 models x 6 cases

@@ -115,5 +115,6 @@ def test_report_shows_the_human_baseline_beside_the_models(human_run: tuple[int,
     assert "vs <b>human baseline (rater2)</b>" in html
     assert "mean dsc of annotation &#39;rater2&#39; against the reference label" in html
     assert '<tr class="human"><td>human baseline (rater2 vs the reference)</td>' in html  # the families table
-    assert "3 unavailable: no prediction for that condition" in html
+    assert "22 rows (19 ok, 0 failed, 3 unavailable)" in html
+    assert "; unavailable: no prediction for that condition, not failed" in html
     assert "dashed grey: the human baseline" in html

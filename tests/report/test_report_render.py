@@ -15,6 +15,7 @@ from report_fixtures import PAYLOADS, minimal_cases, write_png, write_run
 from robusteval.cli import main
 from robusteval.report import render_report
 from robusteval.report.render import SECTIONS, fmt_ci, fmt_count, fmt_num, fmt_p
+from robusteval.stats.synthetic import make_cases
 
 MAX_BYTES = 10 * 2**20
 
@@ -143,6 +144,24 @@ def test_all_failed_run_renders_with_failures_listed(tmp_path: Path) -> None:
     assert "No successful in-distribution results" in html
     data = _section(html, "data")
     assert data.count("CUDA out of memory") == 5  # the reason summary and the four items
+    examples = _section(html, "examples")
+    assert "No example slices: no work item has an ok row to draw (4 rows: 0 ok, 4 failed, 0 unavailable)." in examples
+    assert "unet: no ok row (4 rows: 0 ok, 4 failed, 0 unavailable), so no prediction of it is drawn." in examples
+
+
+def test_examples_section_names_a_model_without_an_ok_row(tmp_path: Path) -> None:
+    """An external tool with no ok row (its files missing or unreadable) is in no picture: said where they are."""
+    cases = make_cases(models={"unet": "cnn", "lst": "external"}, n_id=4, ood_sites={}, shifts={}, severities=(),
+                       seed=0)  # fmt: skip
+    tool = cases.index[cases["model"] == "lst"]
+    cases.loc[tool, ["status", "error", "dsc", "hd95"]] = ["unavailable", "model lst: no prediction", None, None]
+    cases.loc[tool[0], ["status", "error"]] = ["failed", "CaseError: model lst: mask on another grid"]
+    run_dir = write_run(tmp_path / "run", cases, ["dsc", "hd95"])
+    write_png(run_dir / "examples" / "worst_case.png")
+    examples = _section(render_report(run_dir).read_text(encoding="utf-8"), "examples")
+    assert "lst: no ok row (4 rows: 0 ok, 1 failed, 3 unavailable), so no prediction of it is drawn." in examples
+    assert "unet: no ok row" not in examples
+    assert "<figure>" in examples
 
 
 def test_stored_images_are_embedded(minimal_run: Path) -> None:

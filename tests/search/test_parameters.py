@@ -120,3 +120,22 @@ def test_the_example_protocol_is_valid() -> None:
     assert protocol.search is not None
     assert protocol.search.breaking_point is not None
     assert protocol.search.worst_case is not None
+
+
+def test_models_without_predictions_off_the_protocols_conditions_are_not_searched(tmp_path: Path) -> None:
+    """A ``predictions`` model (files for the protocol's conditions only) and the human baseline would give an
+    unavailable row at every searched point: left out by default, refused when named (never scored as failed)."""
+    from robusteval.search.runner import _models
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "name: s\nmodels:\n  - {name: unet, family: cnn, adapter: zoo, params: {entry: unet}}\n"
+        "  - {name: lst, family: external, adapter: predictions, params: {mask: 'p/{condition}/{case_id}.nii'}}\n"
+        "  - {name: r2, family: human, adapter: rater}\nsearch:\n  worst_case: {space: [{shift: blur}]}\n"
+    )
+    protocol = load_protocol(path)
+    assert protocol.search is not None
+    assert [m.name for m in _models(protocol, protocol.search)] == ["unet"]
+    named = protocol.search.model_copy(update={"models": ["unet", "lst"]})
+    with pytest.raises(RobustEvalError, match=r"search\.models: \['lst'\] read precomputed files"):
+        _models(protocol, named)

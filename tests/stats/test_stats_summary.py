@@ -257,3 +257,27 @@ def test_single_model_skips_what_needs_several(cases: pd.DataFrame) -> None:
     assert er
     assert all(r["model"] is None and "3 or more models" in r["note"] for r in er)
     assert out["id_vs_ood"]
+
+
+def test_unavailable_rows_are_counted_apart_never_as_failed(cases: pd.DataFrame) -> None:
+    """No prediction for a condition (an external tool's missing file, the human baseline under a shift) is
+    left out of the statistics without being a failure: no ``failed`` count, note or empty failed cell."""
+    df = cases.copy()
+    some = df.index[(df["model"] == "unet") & (df["shift"] == "motion") & (df["severity"] == 1)][:4]
+    every = df.index[(df["model"] == "unet") & (df["shift"] == "bias") & (df["severity"] == 3)]
+    df.loc[some.union(every), ["status", "error", "dsc"]] = ["unavailable", "no prediction", np.nan]
+    out = summarize(df, ["dsc"], StatsSettings(n_resamples=300))
+    summary = out["data"][0]
+    assert summary["n_failed_rows"] == 3  # the fixture's failed rows only
+    assert summary["n_unavailable_rows"] == len(some) + len(every)
+    assert summary["n_ok_rows"] + summary["n_failed_rows"] + summary["n_unavailable_rows"] == len(df)
+    assert summary["n_ok_rows"] == int((df["status"] == "ok").sum())
+    assert not any("treated as failed" in r["note"] for r in out["data"] if r["kind"] == "note")
+    unavailable = {(r["shift"], r["severity"]): r["n"] for r in out["data"] if r["kind"] == "unavailable"}
+    assert unavailable == {("motion", 1.0): len(some), ("bias", 3.0): len(every)}
+    cell = next(c for c in out["cells"] if c["model"] == "unet" and c["condition"] == "motion@1" and c["site"] is None)
+    assert (cell["n"], cell["n_failed"], cell["n_unavailable"]) == (12 - len(some), 0, len(some))
+    ok = df[(df["model"] == "unet") & (df["shift"] == "motion") & (df["severity"] == 1) & (df["status"] == "ok")]
+    assert cell["mean"] == pytest.approx(ok["dsc"].mean())  # the others' values alone: no worst value stands in
+    assert "failed" not in cell["note"]
+    assert not [c for c in out["cells"] if c["model"] == "unet" and c["condition"] == "bias@3"]

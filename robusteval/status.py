@@ -1,0 +1,31 @@
+"""The status of a result row of ``cases.csv``, and the one way rows are counted by it.
+
+- ``ok``: scored.
+- ``failed``: the item could not be evaluated (the reason is in ``error``); a run with one exits 3.
+- ``unavailable``: the model has no prediction for that condition (an external tool's missing file, the
+  human baseline under an image shift). Not a failure: left out of the statistics, never scored as the
+  worst value, and the run still exits 0.
+
+Every count of rows (summary.json ``counts``, the statistics' ``data`` record, the report's Data section)
+comes from :func:`status_counts`, so ok + failed + unavailable = rows everywhere.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FAILED", "OK", "STATUSES", "UNAVAILABLE", "status_counts"]
+
+from collections.abc import Iterable
+
+OK, FAILED, UNAVAILABLE = "ok", "failed", "unavailable"
+STATUSES = (OK, FAILED, UNAVAILABLE)
+
+
+def status_counts(statuses: Iterable[object]) -> dict[str, int]:
+    """``{"rows", "ok", "failed", "unavailable"}`` of a status column; a value that is not one of
+    :data:`STATUSES` counts as failed (a table not written by robusteval), so the three always add up."""
+    counts = {"rows": 0, OK: 0, FAILED: 0, UNAVAILABLE: 0}
+    for status in statuses:
+        counts["rows"] += 1
+        key = str(status)
+        counts[key if key in (OK, UNAVAILABLE) else FAILED] += 1
+    return counts
