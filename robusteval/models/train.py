@@ -39,7 +39,7 @@ class Recipe:
     kwargs: dict[str, Any]
     family: str
     inference: dict[str, Any]
-    iterations: int = 1500
+    iterations: int = 3000
     batch_size: int = 4
     patch: tuple[int, int, int] = (48, 48, 48)
     lr: float = 2e-3
@@ -47,6 +47,7 @@ class Recipe:
     note: str = ""
     train_subjects: int = 16
     resolution_mm: float = 2.0
+    calibrate_subjects: int = 4  # held-out site-A subjects the probability threshold is chosen on
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,7 +121,7 @@ RECIPES: dict[str, Recipe | ClassicalRecipe] = {
         },
         family="vit",
         inference={**_INFERENCE, "roi_size": [48, 48, 48], "overlap": 0.5},
-        iterations=1200,
+        iterations=3000,
         lr=1e-3,
         note="ViT encoder (12 layers, 16^3-voxel patches, 144-d tokens) with UNETR's convolutional decoder.",
     ),
@@ -136,14 +137,14 @@ RECIPES: dict[str, Recipe | ClassicalRecipe] = {
         },
         family="cnn",
         inference=_INFERENCE,
-        iterations=600,
+        iterations=1500,
     ),
     "unetpp": Recipe(
         architecture="BasicUNetPlusPlus",
         kwargs={"spatial_dims": 3, "in_channels": 2, "out_channels": 1, "features": [8, 16, 32, 64, 128, 8]},
         family="cnn",
         inference=_INFERENCE,
-        iterations=400,
+        iterations=1000,
         batch_size=2,
         note="U-Net++ (nested dense skip connections), the 'UNET+' row of the WMH comparison; no deep supervision.",
     ),
@@ -152,7 +153,7 @@ RECIPES: dict[str, Recipe | ClassicalRecipe] = {
         kwargs={"in_channels": 2, "out_channels": 1, "channels": [16, 32, 64, 128], "strides": [2, 2, 2]},
         family="cnn",
         inference={**_INFERENCE, "roi_size": [96, 112, 96], "sw_batch_size": 1},
-        iterations=800,
+        iterations=1600,
         note="TrUENet-style triplanar ensemble: three 2D U-Nets (sagittal, coronal, axial slices; each trained with "
         "its own loss on the slices of the 3D patches) whose probabilities are averaged; inference on whole "
         "slices (one window covers the 2 mm brain).",
@@ -168,7 +169,7 @@ RECIPES: dict[str, Recipe | ClassicalRecipe] = {
         },
         family="hybrid",
         inference=_INFERENCE,
-        iterations=500,
+        iterations=1000,
         batch_size=2,
         patch=(64, 64, 64),
         lr=1e-3,
@@ -379,12 +380,15 @@ def train(
     seed: int = 0,
     generator: str = SynthSpec.version,
     zoo_dir: Path = ZOO_DIR,
-    calibrate: int = 0,
+    calibrate: int | None = None,
 ) -> dict[str, Any]:
     """Train or fit ``entry`` on the data of ``generator``, write its files and ``<zoo_dir>/<entry>.json`` (the
-    model card); return the card. ``calibrate`` > 0: a network's probability threshold is then chosen for the
-    best mean DSC on that many further site-A training subjects it never saw (:func:`calibrate_threshold`)."""
+    model card); return the card. A network's probability threshold is then chosen for the best mean DSC on
+    ``calibrate`` (default: the recipe's ``calibrate_subjects``; 0: none) further site-A training subjects it
+    never saw (:func:`calibrate_threshold`)."""
     recipe = RECIPES[entry]
+    if calibrate is None:
+        calibrate = recipe.calibrate_subjects if isinstance(recipe, Recipe) else 0
     zoo_dir.mkdir(parents=True, exist_ok=True)
     spec, cases = _train_cases(recipe.train_subjects, recipe.resolution_mm, cache_dir, generator)
     if isinstance(recipe, Recipe):
@@ -478,7 +482,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator", choices=("1", "2"), default=SynthSpec.version, help="training data version")
     parser.add_argument("--zoo-dir", type=Path, default=ZOO_DIR, help="where weights and cards go")
     parser.add_argument(
-        "--calibrate", type=int, default=0, help="held-out training subjects to choose a network's threshold on"
+        "--calibrate",
+        type=int,
+        default=None,
+        help="held-out training subjects to choose a network's threshold on (default: the recipe's; 0: none)",
     )
     parser.add_argument(
         "--evaluate-only", action="store_true", help="recompute the cards' metrics of trained entries; no training"
