@@ -13,9 +13,10 @@ An out folder is robusteval's when it holds the marker file :data:`MARKER`, writ
 
 from __future__ import annotations
 
-__all__ = ["MARKER", "claim_out_dir", "path_under", "unsafe_reason"]
+__all__ = ["MARKER", "claim_out_dir", "default_cache_dir", "path_under", "unsafe_reason"]
 
 import json
+import os
 from pathlib import Path
 
 from robusteval import __version__
@@ -23,6 +24,12 @@ from robusteval.errors import RobustEvalError
 
 MARKER = ".robusteval"
 """The marker file of a folder robusteval writes into: JSON ``{"command": ..., "version": ...}``."""
+
+
+def default_cache_dir() -> Path:
+    """``$ROBUSTEVAL_CACHE`` or ``~/.cache/robusteval``: generated data and shifted volumes shared by runs."""
+    env = os.environ.get("ROBUSTEVAL_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "robusteval"
 
 
 def unsafe_reason(name: str) -> str | None:

@@ -37,7 +37,7 @@ from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, RESULT_COLUMNS, TIMING_COLUMNS, EngineJob, make_plan
 from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
 from robusteval.errors import FieldError
-from robusteval.paths import claim_out_dir
+from robusteval.paths import claim_out_dir, default_cache_dir
 from robusteval.protocol import Protocol, protocol_sha256
 from robusteval.serialize import json_safe
 from robusteval.stats import StatsSettings, summarize
@@ -60,12 +60,6 @@ PACKAGES = (
     "edt",
     "connected-components-3d",
 )
-
-
-def default_cache_dir() -> Path:
-    """``$ROBUSTEVAL_CACHE`` or ``~/.cache/robusteval``: generated data and shifted volumes shared by runs."""
-    env = os.environ.get("ROBUSTEVAL_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "robusteval"
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,15 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from robusteval.data.loading import save_nifti
-from robusteval.data.sources import list_cases
-from robusteval.engine.plan import make_plan
-from robusteval.engine.work import condition_label, shift_item
 from robusteval.paths import claim_out_dir, path_under
-from robusteval.protocol import load_protocol
-from robusteval.protocol.schema import Protocol
+
+if TYPE_CHECKING:  # the pipeline is imported by the command itself: building the CLI parser stays quick
+    from robusteval.protocol.schema import Protocol
 
 COLUMNS = ("case_id", "subject_id", "site", "scanner", "split", "condition", "shift", "severity", "seed",
            "status", "error", "shift_params")  # fmt: skip
@@ -39,6 +36,11 @@ def export_test_sets(protocol: Protocol, out: Path, cache_dir: Path, *, force: b
 
     ``out`` must be new, empty or an earlier export (``force``: any folder); nothing is written outside it.
     """
+    from robusteval.data.loading import save_nifti
+    from robusteval.data.sources import list_cases
+    from robusteval.engine.plan import make_plan
+    from robusteval.engine.work import condition_label, shift_item
+
     claim_out_dir(out, "export", force=force)
     plan = make_plan(protocol, list_cases(protocol.dataset, cache_dir))
     modalities = list(protocol.dataset.modalities)
@@ -81,7 +83,8 @@ def export_test_sets(protocol: Protocol, out: Path, cache_dir: Path, *, force: b
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from robusteval.run import default_cache_dir
+    from robusteval.paths import default_cache_dir
+    from robusteval.protocol import load_protocol
 
     protocol = load_protocol(args.protocol)
     written, failed = export_test_sets(protocol, Path(args.out), args.cache or default_cache_dir(), force=args.force)

@@ -8,15 +8,14 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nibabel as nib
-import numpy as np
-from numpy.typing import NDArray
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # the heavy imports wait for the command itself: building the CLI parser stays quick
+    import numpy as np
+    from numpy.typing import NDArray
 
-from robusteval.data.case import spacing_from_affine
-from robusteval.metrics import METRICS, PANEL, MetricConfig, compute_metrics
+CONVENTIONS = ("default", "wmh2017")
+"""The ``--convention`` choices: the names of ``robusteval.metrics.METRIC_CONVENTIONS``."""
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -29,6 +28,11 @@ class _InputError(Exception):
 
 def _load(path: Path, what: str) -> tuple[NDArray[np.float32], NDArray[np.float64], tuple[float, float, float]]:
     """(3D data, affine, voxel size in mm along the array axes) of a NIfTI file."""
+    import nibabel as nib
+    import numpy as np
+
+    from robusteval.data.case import spacing_from_affine
+
     try:
         img = nib.load(path)
     except FileNotFoundError:
@@ -54,6 +58,8 @@ def _check_same_grid(
     ref_shape: tuple[int, ...],
     ref_affine: NDArray[np.float64],
 ) -> None:
+    import numpy as np
+
     if shape != ref_shape:
         raise _InputError(f"{what} {path} has shape {shape} but the reference has shape {ref_shape}")
     if not np.allclose(affine, ref_affine, rtol=0.0, atol=_AFFINE_ATOL_MM):
@@ -68,6 +74,11 @@ def _check_same_grid(
 
 def run_metrics(args: argparse.Namespace) -> int:
     """Handler of the ``metrics`` command; returns the exit code (2 for unusable inputs)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from robusteval.metrics import METRICS, PANEL, MetricConfig, compute_metrics
+
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         if args.metrics is None:  # the panel's display order, then any metric registered beyond it
@@ -93,17 +104,20 @@ def run_metrics(args: argparse.Namespace) -> int:
             data, aff, _ = _load(path, what)
             _check_same_grid(what, path, data.shape, aff, ref.shape, ref_affine)
             extras[key] = data
-        config = MetricConfig(nsd_tolerance_mm=args.nsd_tolerance, surface=args.surface)
+        config = MetricConfig(convention=args.convention, nsd_tolerance_mm=args.nsd_tolerance, surface=args.surface)
     except (_InputError, ValueError) as exc:
         err.print(f"error: {exc}", markup=False)
         return EXIT_INPUT
-    ignore = extras["ignore"]
+    pred_mask, ref_mask, excluded = config.rules.labels(pred, ref)  # the convention reads the label values
+    ignore = None if extras["ignore"] is None else extras["ignore"] > 0.5
+    if excluded is not None:
+        ignore = excluded if ignore is None else ignore | excluded
     values, notes = compute_metrics(
         names,
-        pred > 0.5,
-        ref > 0.5,
+        pred_mask,
+        ref_mask,
         spacing,
-        ignore=None if ignore is None else ignore > 0.5,
+        ignore=ignore,
         prob=extras["prob"],
         uncertainty=extras["uncertainty"],
         config=config,
@@ -112,7 +126,7 @@ def run_metrics(args: argparse.Namespace) -> int:
         print(json.dumps({k: (None if math.isnan(v) else v) for k, v in values.items()}, allow_nan=False))
         return EXIT_OK
     size = " x ".join(f"{s:g}" for s in spacing)
-    table = Table(title=f"{args.pred.name} vs {args.ref.name}  (voxel {size} mm)")
+    table = Table(title=f"{args.pred.name} vs {args.ref.name}  (voxel {size} mm, convention {args.convention})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("unit")
@@ -133,7 +147,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="metric panel of one prediction against its reference (NIfTI)",
         description=(
             "Compute the metric panel (docs/metrics.md) of a prediction against a reference on the same "
-            "grid. Voxels > 0.5 are foreground; the voxel size comes from the reference's NIfTI affine."
+            "grid. Voxels > 0.5 are foreground (--convention wmh2017: reference label 1 is WMH, label 2 is "
+            "excluded, prediction values 0.5 to 1000 are foreground, as the WMH 2017 challenge reads them); "
+            "the voxel size comes from the reference's NIfTI affine."
         ),
     )
     parser.add_argument("pred", type=Path, metavar="PRED.nii.gz", help="predicted mask")
@@ -149,5 +165,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--metrics", metavar="A,B,...", help="comma-separated subset (default: all)")
     parser.add_argument("--nsd-tolerance", type=float, default=1.0, metavar="MM", help="nsd tolerance τ (default 1)")
     parser.add_argument("--surface", choices=("voxel", "surfel"), default="voxel", help="boundary convention")
+    parser.add_argument(
+        "--convention",
+        choices=CONVENTIONS,
+        default="default",
+        help="metric convention: default, or wmh2017 (the WMH 2017 challenge's evaluation.py; docs/metrics.md)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object {metric: value}, NaN as null")
     parser.set_defaults(func=run_metrics)

@@ -13,23 +13,27 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from robusteval.data.case import Case
 from robusteval.errors import RobustEvalError
-from robusteval.shifts import SHIFTS, Condition, apply_condition, sample_condition
-from robusteval.shifts.compose import seed_for
+
+if TYPE_CHECKING:  # matplotlib and the shifts wait for the figure: building the CLI parser stays quick
+    from matplotlib.figure import Figure
+
+    from robusteval.data.case import Case
+    from robusteval.shifts import Condition
 
 DEFAULT_CACHE = Path("reports/.cache")
+
+
+def _use_agg() -> None:
+    """matplotlib's non-interactive Agg backend (files only, no display), before pyplot is imported."""
+    import matplotlib
+
+    matplotlib.use("Agg")
 
 
 def display_modality(case: Case) -> str:
@@ -81,6 +85,12 @@ def shift_gallery(case: Case, conditions: Sequence[Condition], severities: Seque
     Parameters are drawn as the engine draws them (``seed_for(seed, case_id, condition, severity)``), so the
     panels show the volumes a run evaluates. The caller closes the figure.
     """
+    _use_agg()
+    import matplotlib.pyplot as plt
+
+    from robusteval.shifts import apply_condition, sample_condition
+    from robusteval.shifts.compose import seed_for
+
     if not conditions:
         raise RobustEvalError("shift_gallery: no conditions to draw")
     modality = display_modality(case)
@@ -114,6 +124,8 @@ def _fmt(value: Any) -> str:
 def severity_markdown(names: Sequence[str] | None = None) -> str:
     """Every shift's severity table as Markdown, one ``### name`` section each (default options, or one table
     per entry of the class's ``doc_variants`` options, e.g. each scanner profile)."""
+    from robusteval.shifts import SHIFTS
+
     out: list[str] = []
     for name in names or SHIFTS.names():
         cls = SHIFTS.get(name)
@@ -132,6 +144,9 @@ def severity_markdown(names: Sequence[str] | None = None) -> str:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    _use_agg()
+    import matplotlib.pyplot as plt
+
     from robusteval.data.sources import list_cases
     from robusteval.engine.plan import build_condition
     from robusteval.protocol import load_protocol
@@ -162,6 +177,8 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
+    from robusteval.shifts import SHIFTS
+
     unknown = [n for n in args.names if n not in SHIFTS]
     if unknown:
         raise RobustEvalError(f"unknown shift(s) {unknown}; known: {', '.join(SHIFTS.names())}")

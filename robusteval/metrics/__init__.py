@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "LESION_CONVENTIONS",
     "METRICS",
+    "METRIC_CONVENTIONS",
     "PANEL",
     "Metric",
     "MetricConfig",
@@ -26,7 +27,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from robusteval.metrics import lesion, overlap, probabilistic, surface  # noqa: F401  (registers the metrics)
-from robusteval.metrics.base import LESION_CONVENTIONS, METRICS, Metric, MetricConfig, MetricContext
+from robusteval.metrics.base import (
+    LESION_CONVENTIONS,
+    METRIC_CONVENTIONS,
+    METRICS,
+    Metric,
+    MetricConfig,
+    MetricContext,
+)
 from robusteval.metrics.probabilistic import average_precision, ndsc_retention_curve
 from robusteval.metrics.surface import worst_distance_mm
 
@@ -55,7 +63,8 @@ def compute_metrics(
 
     ``spacing_mm`` is the voxel size along the array axes; ``ignore`` voxels are excluded from every metric;
     ``prob`` (foreground probability) and ``uncertainty`` (higher = less certain) feed the probabilistic
-    metrics. Shared work (boundaries, distances, components) is done once for the whole panel.
+    metrics. ``config.convention`` selects the per-metric rules (docs/metrics.md). Shared work (boundaries,
+    distances, components) is done once for the whole panel.
     """
     metrics = [METRICS.get(name) for name in names]  # unknown names fail before any work
     ctx = MetricContext(
@@ -67,5 +76,5 @@ def compute_metrics(
         config=config or MetricConfig(),
         uncertainty=uncertainty,
     )
-    values = {m.name: float(m(ctx)) for m in metrics}
+    values = {m.name: m.value(ctx) for m in metrics}
     return values, dict(ctx.notes)

@@ -10,16 +10,19 @@ from __future__ import annotations
 __all__ = [
     "LESION_CONVENTIONS",
     "METRICS",
+    "METRIC_CONVENTIONS",
+    "Emptiness",
     "LesionConvention",
     "Metric",
     "MetricConfig",
     "MetricContext",
+    "MetricConvention",
     "Roi",
 ]
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar, Literal, TypeVar, cast
@@ -57,10 +60,82 @@ LESION_CONVENTIONS: dict[str, LesionConvention] = {
 }
 
 
+Emptiness = Literal["both", "prediction", "reference"]
+"""Which masks of a pair are empty: both, only the prediction, or only the reference."""
+
+LabelMasks = tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_] | None]
+"""(prediction, reference, excluded voxels or None) read from the values of two label files."""
+
+
+def _labels_default(pred_values: NDArray[np.floating], ref_values: NDArray[np.floating]) -> LabelMasks:
+    """Values above 0.5 are foreground in both files; nothing is excluded."""
+    return np.asarray(pred_values > 0.5), np.asarray(ref_values > 0.5), None
+
+
+def _labels_wmh2017(pred_values: NDArray[np.floating], ref_values: NDArray[np.floating]) -> LabelMasks:
+    """The WMH 2017 challenge's reading (``evaluation.py getImages``): reference value 1 is WMH (the range
+    [0.5, 1.5]); value 2, other pathology ((1.5, 2.5]), is excluded from both masks; a prediction voxel is
+    foreground when its value lies in [0.5, 1000] (integer files: 1 to 1000)."""
+    ref = (ref_values >= 0.5) & (ref_values <= 1.5)
+    excluded = (ref_values > 1.5) & (ref_values <= 2.5)
+    pred = (pred_values >= 0.5) & (pred_values <= 1000.0)
+    return np.asarray(pred), np.asarray(ref), np.asarray(excluded)
+
+
+@dataclass(frozen=True)
+class MetricConvention:
+    """A named set of per-metric rules, selected by ``MetricConfig.convention`` (docs/metrics.md).
+
+    ``boundary``: how the ``voxel`` surface convention finds boundary voxels: ``"erosion3d"`` (a mask minus
+    its erosion by the 6-neighbour cross; beyond the volume edge is background) or ``"inplane2d"`` (a mask
+    minus its erosion by a 3x3 square over array axes 0 and 1, slice by slice; beyond the volume edge is
+    foreground). ``undefined``: metric name -> {which masks are empty -> reason}: where the metric is NaN
+    under this convention, with the reason as its note, in place of the metric's own value. ``requires``:
+    ``MetricConfig`` field -> the values it may take under this convention (others contradict it).
+    ``labels``: how the values of a prediction and a reference label file become masks (the ``metrics``
+    command).
+    """
+
+    boundary: Literal["erosion3d", "inplane2d"]
+    undefined: Mapping[str, Mapping[Emptiness, str]]
+    requires: Mapping[str, tuple[object, ...]]
+    labels: Callable[[NDArray[np.floating], NDArray[np.floating]], LabelMasks]
+
+
+_WMH_NO_REFERENCE = "reference empty: AVD divides by the reference volume (wmh2017)"
+
+METRIC_CONVENTIONS: dict[str, MetricConvention] = {
+    # Metrics Reloaded wherever it states a convention (docs/metrics.md, "Conventions that apply to every metric").
+    "default": MetricConvention(boundary="erosion3d", undefined={}, requires={}, labels=_labels_default),
+    # MICCAI 2017 WMH challenge, evaluation.py (Kuijf et al. 2019): DSC, HD95, AVD, lesion recall and F1.
+    "wmh2017": MetricConvention(
+        boundary="inplane2d",
+        undefined={
+            "dsc": {"both": "both masks empty: Dice is 0/0 (wmh2017)"},
+            "hd95": {
+                "both": "prediction empty (wmh2017: NaN even when the reference is empty too)",
+                "prediction": "prediction empty",
+            },
+            "avd": {"both": _WMH_NO_REFERENCE, "reference": _WMH_NO_REFERENCE},
+        },
+        requires={
+            "surface": ("voxel",),
+            "lesion_convention": ("wmh2017",),
+            "lesion_connectivity": (None, 26),
+            "lesion_iou_threshold": (None, 0.0),
+            "lesion_min_volume_ml": (0.0,),
+        },
+        labels=_labels_wmh2017,
+    ),
+}
+
+
 @dataclass(frozen=True)
 class MetricConfig:
     """Settings shared by the panel (from the protocol's ``metrics`` block).
 
+    ``convention``: the named set of per-metric rules in :data:`METRIC_CONVENTIONS` (``"default"``, or
+    ``"wmh2017"``: the MICCAI 2017 WMH challenge's evaluation; it fixes the settings it ``requires``).
     ``surface``: ``"voxel"`` (boundary voxels, each weighted 1: MONAI / Metrics Reloaded) or ``"surfel"``
     (marching-cubes surface elements weighted by area: DeepMind ``surface-distance``).
     ``distance_backend``: nearest-boundary search by dense ``edt`` or a KD-tree; both are exact, ``"auto"``
@@ -70,6 +145,7 @@ class MetricConfig:
     edges: small < e1 <= medium < e2 <= large.
     """
 
+    convention: Literal["default", "wmh2017"] = "default"
     nsd_tolerance_mm: float = 1.0
     surface: Literal["voxel", "surfel"] = "voxel"
     distance_backend: Literal["auto", "edt", "kdtree"] = "auto"
@@ -105,8 +181,27 @@ class MetricConfig:
         edges = self.lesion_size_edges_ml
         if len(edges) != 2 or not 0 < edges[0] < edges[1] or not math.isfinite(edges[1]):
             problems.append(f"lesion_size_edges_ml must be two increasing positive volumes, got {edges}")
+        if self.convention not in METRIC_CONVENTIONS:
+            known = ", ".join(sorted(METRIC_CONVENTIONS))
+            problems.append(f"convention must be one of {known}, got {self.convention!r}")
+        else:
+            for name, allowed in self.rules.requires.items():
+                value = getattr(self, name)
+                if value not in allowed:
+                    options = " or ".join(repr(a) for a in allowed)
+                    problems.append(f"convention {self.convention} needs {name} {options}, got {value!r}")
         if problems:
             raise ValueError("invalid metric settings: " + "; ".join(problems))
+
+    @property
+    def rules(self) -> MetricConvention:
+        """The per-metric rules of ``convention``."""
+        return METRIC_CONVENTIONS[self.convention]
+
+    @property
+    def boundary(self) -> Literal["surfel", "erosion3d", "inplane2d"]:
+        """How the surface metrics find boundary elements: ``surface`` and the convention together."""
+        return "surfel" if self.surface == "surfel" else self.rules.boundary
 
     @property
     def lesions(self) -> LesionConvention:
@@ -124,9 +219,11 @@ class Roi:
     ``pred_idx`` / ``ref_idx``: sorted flat (C-order) indices of the foreground voxels in the ROI grid of
     ``shape``; ``tp_idx`` their intersection. The margin makes every foreground voxel an interior grid
     point, so neighbours can be read without bounds checks (voxels beyond the volume edge are background).
+    ``origin``: the volume index of ROI voxel (0, 0, 0); -1 on an axis where the margin lies beyond the edge.
     """
 
     shape: tuple[int, int, int]
+    origin: tuple[int, int, int]
     pred_idx: NDArray[np.intp]
     ref_idx: NDArray[np.intp]
     tp_idx: NDArray[np.intp]
@@ -197,7 +294,7 @@ class MetricContext:
         p_full, r_full = np.flatnonzero(self.pred), np.flatnonzero(self.ref)
         if p_full.size + r_full.size == 0:
             empty = np.zeros(0, dtype=np.intp)
-            return Roi((1, 1, 1), empty, empty, empty)
+            return Roi((1, 1, 1), (0, 0, 0), empty, empty, empty)
         p_co = np.stack(np.unravel_index(p_full, self.pred.shape))
         r_co = np.stack(np.unravel_index(r_full, self.ref.shape))
         both = np.concatenate([p_co, r_co], axis=1)
@@ -207,7 +304,8 @@ class MetricContext:
         pred_idx = np.ravel_multi_index(tuple(p_co - shift), shape).astype(np.intp)
         ref_idx = np.ravel_multi_index(tuple(r_co - shift), shape).astype(np.intp)
         tp_idx = np.intersect1d(pred_idx, ref_idx, assume_unique=True).astype(np.intp)
-        return Roi(shape, pred_idx, ref_idx, tp_idx)
+        origin = (int(lo[0] - 1), int(lo[1] - 1), int(lo[2] - 1))
+        return Roi(shape, origin, pred_idx, ref_idx, tp_idx)
 
     @cached_property
     def pred_roi(self) -> NDArray[np.bool_]:
@@ -228,6 +326,12 @@ class MetricContext:
     @property
     def n_tp(self) -> int:
         return int(self.roi.tp_idx.size)
+
+    @property
+    def emptiness(self) -> Emptiness | None:
+        """Which masks are empty (None: neither)."""
+        p, r = self.n_pred == 0, self.n_ref == 0
+        return "both" if p and r else "prediction" if p else "reference" if r else None
 
     def cached(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once per context under ``key`` (shared work between metrics)."""
@@ -257,6 +361,14 @@ class Metric(ABC):
     @abstractmethod
     def __call__(self, ctx: MetricContext) -> float:
         """The value for this pair (NaN with ``ctx.notes[name]`` set when undefined)."""
+
+    def value(self, ctx: MetricContext) -> float:
+        """The value under ``ctx.config.convention``: NaN with the convention's reason where it leaves this
+        metric undefined for the masks' emptiness, else :meth:`__call__`."""
+        cases = ctx.config.rules.undefined.get(self.name)  # looked up first: most metrics have none
+        empty = ctx.emptiness if cases else None
+        reason = None if cases is None or empty is None else cases.get(empty)
+        return ctx.undefined(self.name, reason) if reason is not None else float(self(ctx))
 
 
 METRICS: Registry[Metric] = Registry("metric")

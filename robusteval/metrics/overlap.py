@@ -67,7 +67,7 @@ class AVD(Metric):
     doc = "Absolute volume difference |Vref - Vpred| / Vref x 100 (MICCAI WMH 2017)."
     higher_is_better = False
     unit = "%"
-    empty = "both empty -> 0; reference empty only -> 100 (Metrics Reloaded's relative volume error convention)"
+    empty = "both empty -> 0; reference empty only -> 100 (ours: Metrics Reloaded and WMH 2017 leave it undefined)"
 
     def __call__(self, ctx: MetricContext) -> float:
         p, r = ctx.n_pred, ctx.n_ref

@@ -3,7 +3,9 @@
 Two conventions (``MetricConfig.surface``):
 
 * ``voxel`` (default; MONAI, Metrics Reloaded): boundary = mask minus its binary erosion (scipy's default
-  cross-shaped element, voxels beyond the volume edge are background); every boundary voxel weighs 1.
+  cross-shaped element, voxels beyond the volume edge are background); every boundary voxel weighs 1. Under
+  ``MetricConfig.convention`` ``wmh2017`` the erosion is the WMH 2017 challenge's instead: a 3x3 square over
+  array axes 0 and 1, slice by slice, with the voxels beyond the volume edge counted as foreground.
 * ``surfel`` (DeepMind ``surface-distance``): boundary elements are the corners of the voxel grid whose 2x2x2
   neighbourhood is mixed, each weighted by its marching-cubes surface area (mm²).
 
@@ -106,6 +108,28 @@ def _voxel_boundary(dense: NDArray[np.bool_], idx: NDArray[np.intp]) -> Boundary
     return Boundary(idx[~interior], None)
 
 
+def _inplane_boundary(
+    dense: NDArray[np.bool_], idx: NDArray[np.intp], origin: tuple[int, ...], volume_shape: tuple[int, ...]
+) -> Boundary:
+    """Foreground voxels with a background voxel among their 8 neighbours in the plane of array axes 0 and 1
+    (the WMH 2017 challenge: ``sitk.BinaryErode`` with radius (1, 1, 0), a 3x3 square, subtracted from the
+    mask). A neighbour beyond the volume edge counts as foreground (ITK's ``BoundaryToForeground``), so the
+    edge of the volume makes no boundary. ``origin``: the volume index of ROI voxel (0, 0, 0)."""
+    flat = dense.reshape(-1)
+    s0, s1, _ = _strides((dense.shape[0], dense.shape[1], dense.shape[2]))
+    at = np.unravel_index(idx, dense.shape)
+    v0, v1 = at[0] + origin[0], at[1] + origin[1]  # volume indices along the two in-plane axes
+    interior = np.ones(idx.size, dtype=bool)
+    for d0 in (-1, 0, 1):
+        beyond0 = (v0 + d0 < 0) | (v0 + d0 >= volume_shape[0])
+        for d1 in (-1, 0, 1):
+            if d0 == d1 == 0:
+                continue
+            beyond = beyond0 | (v1 + d1 < 0) | (v1 + d1 >= volume_shape[1])
+            interior &= flat[idx + d0 * s0 + d1 * s1] | beyond
+    return Boundary(idx[~interior], None)
+
+
 _CELL = [(a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)]
 
 
@@ -149,14 +173,20 @@ def _nearest_mm(
     return np.sqrt(squared.astype(np.float64))
 
 
+def _boundary(ctx: MetricContext, dense: NDArray[np.bool_], idx: NDArray[np.intp]) -> Boundary:
+    """The boundary elements of one mask (ROI-sized ``dense``, foreground ``idx``) as ``ctx.config`` says."""
+    kind = ctx.config.boundary
+    if kind == "surfel":
+        return _surfel_boundary(dense, idx, ctx.spacing_mm)
+    if kind == "inplane2d":
+        return _inplane_boundary(dense, idx, ctx.roi.origin, ctx.pred.shape)
+    return _voxel_boundary(dense, idx)
+
+
 def _compute_surface_distances(ctx: MetricContext) -> SurfaceDistances:
     roi, spacing = ctx.roi, ctx.spacing_mm
-    if ctx.config.surface == "surfel":
-        bp = _surfel_boundary(ctx.pred_roi, roi.pred_idx, spacing)
-        br = _surfel_boundary(ctx.ref_roi, roi.ref_idx, spacing)
-    else:
-        bp = _voxel_boundary(ctx.pred_roi, roi.pred_idx)
-        br = _voxel_boundary(ctx.ref_roi, roi.ref_idx)
+    bp = _boundary(ctx, ctx.pred_roi, roi.pred_idx)
+    br = _boundary(ctx, ctx.ref_roi, roi.ref_idx)
     backend = ctx.config.distance_backend
     n_elements = bp.idx.size + br.idx.size
     use_kdtree = backend == "kdtree" or (

@@ -31,11 +31,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -43,6 +41,9 @@ from robusteval.data.case import Case
 from robusteval.errors import CaseError
 from robusteval.models.orientation import Reorientation, check_axcodes
 from robusteval.registry import Registry
+
+if TYPE_CHECKING:  # torch is imported where a network runs: listing adapters and validating stay quick
+    import torch
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def to_spacing(
     x: torch.Tensor, spacing_mm: tuple[float, float, float], target_mm: tuple[float, float, float]
 ) -> torch.Tensor:
     """Trilinear resampling of a ``(N, C, X, Y, Z)`` tensor to voxel size ``target_mm`` (same field of view)."""
+    import torch.nn.functional as F
+
     shape = spacing_shape(tuple(x.shape[2:]), spacing_mm, target_mm)
     if tuple(x.shape[2:]) == shape:
         return x
@@ -240,6 +243,8 @@ class TorchSegmenter(ModelAdapter):
 
     @property
     def torch_device(self) -> torch.device:
+        import torch
+
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
@@ -270,6 +275,7 @@ class TorchSegmenter(ModelAdapter):
         return {"parameters": int(n), "inference": self.settings.model_dump(mode="json")}
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
         from monai.inferers.utils import sliding_window_inference
 
         s = self.settings
@@ -290,6 +296,9 @@ class TorchSegmenter(ModelAdapter):
         return torch.softmax(logits, dim=1)[:, 1:2]
 
     def predict(self, case: Case) -> Prediction:
+        import torch
+        import torch.nn.functional as F
+
         s = self.settings
         orient = self.reorientation(case)
         x_np = model_input(self.name, case, s.modalities, s.normalization, orient)
@@ -321,6 +330,8 @@ class TorchSegmenter(ModelAdapter):
     def _check_finite(self, logits: torch.Tensor) -> None:
         """CaseError when the network's output holds NaN or Inf (a NaN would otherwise pass the clamp and
         become background under ``prob >= threshold``: an empty mask scored as a valid prediction)."""
+        import torch
+
         finite = torch.isfinite(logits)
         if bool(finite.all()):
             return

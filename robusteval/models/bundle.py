@@ -17,9 +17,7 @@ __all__ = ["BundleNetwork", "bundle_config"]
 
 import hashlib
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from robusteval.models.base import (
     ADAPTERS,
@@ -29,6 +27,9 @@ from robusteval.models.base import (
     resolve,
 )
 from robusteval.models.monai_net import load_weights
+
+if TYPE_CHECKING:  # torch is imported where a network is built or run: listing and validating stay quick
+    import torch
 
 OWN_KEYS = {"bundle", "config", "weights", "network_key"}
 CONFIG_CANDIDATES = ("configs/inference.json", "configs/inference.yaml", "configs/inference.yml")
@@ -132,6 +133,8 @@ class BundleNetwork(TorchSegmenter):
         return self.folder / str(self.params.get("weights", DEFAULT_WEIGHTS))
 
     def build(self) -> torch.nn.Module:
+        import torch
+
         if self.network_key not in self.parser:
             raise ValueError(f"model {self.name}: {self.config_path} has no {self.network_key!r}")
         try:

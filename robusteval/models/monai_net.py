@@ -8,9 +8,7 @@ import pickle
 import re
 import warnings
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from robusteval.models.base import (
     ADAPTERS,
@@ -20,6 +18,9 @@ from robusteval.models.base import (
     error_reason,
     resolve,
 )
+
+if TYPE_CHECKING:  # torch is imported where a network is built or run: listing and validating stay quick
+    import torch
 
 OWN_KEYS = {"architecture", "kwargs", "checkpoint"}
 
@@ -50,6 +51,8 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
     Accepts a bare state dict or one under ``state_dict`` / ``model`` (Lightning, MONAI ``CheckpointSaver``);
     a ``module.`` prefix on every key (saved from ``DataParallel``) is removed."""
+    import torch
+
     try:
         with warnings.catch_warnings():  # torch warns about the pickle protocol before refusing: our message says it
             warnings.simplefilter("ignore", UserWarning)
@@ -79,6 +82,7 @@ def load_weights(net: torch.nn.Module, path: Path, model: str) -> None:
 
 def network_class(name: str) -> type[torch.nn.Module]:
     """The architecture ``name``: one of robusteval's own (``NETWORKS``), else a ``monai.networks.nets`` class."""
+    import torch
     from monai.networks import nets
 
     from robusteval.models.nets import NETWORKS

@@ -20,12 +20,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from robusteval.models.base import ADAPTERS, TorchSegmenter, check_settings_params, checkpoint_sha256, resolve
 from robusteval.models.monai_net import load_weights
+
+if TYPE_CHECKING:  # torch is imported where a network is built or run: listing and validating stay quick
+    import torch
 
 OWN_KEYS = {"function", "kwargs", "checkpoint"}
 
@@ -156,6 +157,8 @@ class PythonNetwork(TorchSegmenter):
         return files
 
     def build(self) -> torch.nn.Module:
+        import torch
+
         fn = load_function(str(self.params["function"]), self.base_dir)
         net = fn(**dict(self.params.get("kwargs", {})))
         if not isinstance(net, torch.nn.Module):

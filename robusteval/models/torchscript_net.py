@@ -13,9 +13,7 @@ __all__ = ["TorchScriptNetwork", "check_torchscript_archive"]
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from robusteval.models.base import (
     ADAPTERS,
@@ -25,6 +23,9 @@ from robusteval.models.base import (
     error_reason,
     resolve,
 )
+
+if TYPE_CHECKING:  # torch is imported where a network is built or run: listing and validating stay quick
+    import torch
 
 OWN_KEYS = {"file"}
 
@@ -66,6 +67,8 @@ class TorchScriptNetwork(TorchSegmenter):
         return resolve(self.params["file"], self.base_dir)
 
     def build(self) -> torch.nn.Module:
+        import torch
+
         path = self.file_path()
         check_torchscript_archive(path)
         try:

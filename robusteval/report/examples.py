@@ -203,7 +203,8 @@ def _search_examples(
             rows = []
             for label, shown in (("clean", case), ("worst case found", shifted)):
                 pred = rt.adapter.predict(shown)
-                values, _ = compute_metrics([metric], pred.mask, shown.label, shown.spacing_mm)
+                values, _ = compute_metrics([metric], pred.mask, shown.label, shown.spacing_mm, ignore=shown.ignore,
+                                            config=job.metric_config)  # fmt: skip
                 rows.append((label, shown, {model: pred}, {model: float(values[metric])}))
             params = "; ".join(param_text(p) for p in entry.get("params") or [])
             title = f"{model}: worst case found on {worst['case_id']} ({params})"

@@ -33,15 +33,16 @@ __all__ = [
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import numpy as np
-import torch
-import torchio as tio
 from numpy.typing import NDArray
 
 from robusteval.data.case import Case
 from robusteval.shifts.base import Shift, ShiftOptionError
+
+if TYPE_CHECKING:  # torch and TorchIO are imported when a shift is applied, not when one is built or listed
+    import torchio as tio
 
 T = TypeVar("T")
 FloatArray = NDArray[np.float32]
@@ -95,11 +96,17 @@ def check_backend(shift: str, backend: object, device: object) -> tuple[str, str
     """
     b = check_choice(shift, "backend", backend, BACKENDS)
     d = check_choice(shift, "device", device, DEVICES)
-    if d == "cuda" and not torch.cuda.is_available():
+    if d == "cuda" and not _cuda_available():
         raise ShiftOptionError(
             f"shift {shift!r}: option 'device' is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'"
         )
     return b, d
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def new_seed(rng: np.random.Generator) -> int:
@@ -138,17 +145,21 @@ def map_images(case: Case, fn: Callable[[str, FloatArray], NDArray[np.floating]]
 
 
 def _tio_image(kind: type[tio.Image], array: NDArray[Any], affine: NDArray[np.float64]) -> tio.Image:
+    import torch
+
     return kind(tensor=torch.from_numpy(np.ascontiguousarray(array)[None]), affine=affine)  # type: ignore[no-untyped-call]
 
 
 def _tio_data(subject: tio.Subject, key: str) -> NDArray[Any]:
-    image = cast(tio.Image, subject[key])
+    image = cast("tio.Image", subject[key])
     return np.asarray(image.data[0].numpy())
 
 
 def to_subject(case: Case, *, with_label: bool = True) -> tio.Subject:
     """A TorchIO subject holding the case's images (ScalarImage) and, optionally, label, ignore and annotations
     (LabelMap)."""
+    import torchio as tio
+
     affine = np.asarray(case.affine, dtype=np.float64)
     items = {
         _IMAGE_KEY + m: _tio_image(tio.ScalarImage, img.astype(np.float32), affine) for m, img in case.images.items()
@@ -169,7 +180,7 @@ def from_subject(case: Case, subject: tio.Subject) -> Case:
     changes: dict[str, Any] = {"images": images}
     if _LABEL_KEY in subject:
         changes["label"] = np.ascontiguousarray(_tio_data(subject, _LABEL_KEY) > 0.5)
-        changes["affine"] = np.asarray(cast(tio.Image, subject[_LABEL_KEY]).affine, dtype=np.float64)
+        changes["affine"] = np.asarray(cast("tio.Image", subject[_LABEL_KEY]).affine, dtype=np.float64)
     if _IGNORE_KEY in subject:
         changes["ignore"] = np.ascontiguousarray(_tio_data(subject, _IGNORE_KEY) > 0.5)
     if _LABEL_KEY in subject and case.annotations:

@@ -7,7 +7,6 @@ __all__ = ["Affine"]
 from typing import Any, ClassVar
 
 import numpy as np
-import torchio as tio
 
 from robusteval.data.case import Case
 from robusteval.shifts._common import TabledShift, from_subject, to_subject
@@ -35,6 +34,8 @@ class Affine(TabledShift):
         return {**lvl, "degrees": degrees.tolist(), "translation_mm": translation.tolist()}
 
     def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        import torchio as tio
+
         degrees = [float(d) for d in params["degrees"]]
         translation = [float(t) for t in params["translation_mm"]]
         if not any(degrees) and not any(translation):

@@ -7,7 +7,6 @@ __all__ = ["Anisotropy"]
 from typing import Any, ClassVar
 
 import numpy as np
-import torchio as tio
 
 from robusteval.data.case import Case
 from robusteval.shifts._common import TabledShift, check_int, from_subject, reject_unknown, to_subject
@@ -45,6 +44,8 @@ class Anisotropy(TabledShift):
         return {**self.level(severity), "axis": int(self.axes[int(rng.integers(len(self.axes)))])}
 
     def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        import torchio as tio
+
         factor = float(params["factor"])
         if factor == 1.0:
             return case

@@ -7,10 +7,8 @@ __all__ = ["BiasField"]
 from typing import Any, ClassVar
 
 import numpy as np
-import torchio as tio
 
 from robusteval.data.case import Case
-from robusteval.shifts import _torch_ops
 from robusteval.shifts._common import TabledShift, check_backend, reject_unknown
 from robusteval.shifts.base import SHIFTS, Touches
 
@@ -47,6 +45,10 @@ class BiasField(TabledShift):
         return {**lvl, "coefficients": rng.uniform(-bound, bound, size=N_TERMS).round(6).tolist()}
 
     def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        import torchio as tio
+
+        from robusteval.shifts import _torch_ops
+
         coefficients = [float(c) for c in params["coefficients"]]
         if not any(coefficients):
             return case

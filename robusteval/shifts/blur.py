@@ -7,7 +7,6 @@ __all__ = ["Blur"]
 from typing import Any, ClassVar
 
 import numpy as np
-import torchio as tio
 
 from robusteval.data.case import Case
 from robusteval.shifts._common import TabledShift, from_subject, to_subject
@@ -28,6 +27,8 @@ class Blur(TabledShift):
         return self.level(severity)
 
     def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        import torchio as tio
+
         std = float(params["std_mm"])
         if std == 0.0:
             return case

@@ -8,12 +8,9 @@ import warnings
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
-import torchio as tio
 from numpy.typing import NDArray
 
 from robusteval.data.case import Case
-from robusteval.shifts import _torch_ops
 from robusteval.shifts._common import TabledShift, check_backend, from_subject, new_seed, reject_unknown, to_subject
 from robusteval.shifts.base import SHIFTS, Touches
 
@@ -67,6 +64,10 @@ class Elastic(TabledShift):
         return {**self.level(severity), "seed": new_seed(rng)}
 
     def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        import torchio as tio
+
+        from robusteval.shifts import _torch_ops
+
         max_mm = float(params["max_displacement_mm"])
         if max_mm == 0.0:
             return case
@@ -84,6 +85,10 @@ class Elastic(TabledShift):
             return from_subject(case, transform(to_subject(case)))
 
     def _apply_torch(self, case: Case, grid: NDArray[np.float64]) -> Case:
+        import torch
+
+        from robusteval.shifts import _torch_ops
+
         device = _torch_ops.resolve_device(self.device)
         names = list(case.images)
         arrays = [case.images[m] for m in names] + [case.label.astype(np.float32)]

@@ -7,11 +7,8 @@ __all__ = ["Motion"]
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
-import torchio as tio
 
 from robusteval.data.case import Case
-from robusteval.shifts import _torch_ops
 from robusteval.shifts._common import TabledShift, check_backend, clip_like, from_subject, reject_unknown, to_subject
 from robusteval.shifts.base import SHIFTS, Touches
 
@@ -59,6 +56,8 @@ class Motion(TabledShift):
         return {**lvl, "degrees": degrees.tolist(), "translation_mm": translation.tolist(), "times": times.tolist()}
 
     def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        import torchio as tio
+
         if not params["times"]:
             return case
         if self.backend == "torch":
@@ -73,6 +72,10 @@ class Motion(TabledShift):
         return out.with_(images={m: clip_like(img, case.images[m]) for m, img in out.images.items()})
 
     def _apply_torch(self, case: Case, params: dict[str, Any]) -> Case:
+        import torch
+
+        from robusteval.shifts import _torch_ops
+
         device = _torch_ops.resolve_device(self.device)
         names = list(case.images)
         vols = torch.from_numpy(np.stack([case.images[m] for m in names])).to(device)

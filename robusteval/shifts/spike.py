@@ -7,7 +7,6 @@ __all__ = ["Spike"]
 from typing import Any, ClassVar
 
 import numpy as np
-import torchio as tio
 
 from robusteval.data.case import Case
 from robusteval.shifts._common import TabledShift, clip_like, from_subject, to_subject
@@ -41,6 +40,8 @@ class Spike(TabledShift):
         return {**lvl, "positions": positions.tolist()}
 
     def apply(self, case: Case, params: dict[str, Any]) -> Case:
+        import torchio as tio
+
         if not params["positions"] or not params["intensity"]:
             return case
         transform = tio.Spike(
