@@ -211,6 +211,10 @@ class MetricsSpec(_Spec):
     """The metric panel and its conventions."""
 
     panel: list[str] = Field(default_factory=lambda: ["dsc", "hd95"], min_length=1)
+    convention: Literal["default", "wmh2017"] = Field(
+        default="default",
+        description="per-metric rules: default, or wmh2017 (the WMH 2017 challenge's evaluation.py; docs/metrics.md)",
+    )
     nsd_tolerance_mm: float = Field(default=1.0, gt=0, description="NSD tolerance tau in mm")
     surface: Literal["voxel", "surfel"] = Field(
         default="voxel", description="voxel: MONAI/Metrics Reloaded boundary voxels; surfel: DeepMind surface-distance"
@@ -239,6 +243,33 @@ class MetricsSpec(_Spec):
             raise ValueError("metric names repeat")
         return v
 
+    @model_validator(mode="after")
+    def _consistent(self) -> MetricsSpec:
+        """The settings must agree with each other (a convention fixes some of them)."""
+        from robusteval.metrics import MetricConfig
+
+        try:
+            MetricConfig(**self.config_fields())
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix("invalid metric settings: ")) from None
+        return self
+
+
+class PrimaryQuestionsSpec(_Spec):
+    """The primary questions (mirrors ``robusteval.stats.PrimarySpec``; docs/statistics.md)."""
+
+    metric: str | None = Field(default=None, description="default: report.headline_metric")
+    quantities: list[Literal["id_score", "site_drop", "shift_degradation"]] = Field(
+        default=["id_score", "site_drop", "shift_degradation"], min_length=1
+    )
+    models: list[str] | None = Field(default=None, description="default: every model but the human baseline")
+    family_pairs: list[tuple[str, str]] | None = Field(default=None, description="default: every pair present")
+    correction: Literal["holm", "fdr_bh", "bonferroni"] = "holm"
+    target_difference: float | None = Field(
+        default=0.05, gt=0, description="difference (metric units) the primary tests should detect"
+    )
+    power: float = Field(default=0.8, gt=0.0, lt=1.0)
+
 
 class StatisticsSpec(_Spec):
     """Statistics settings (mirrors ``robusteval.stats.StatsSettings``; docs/statistics.md)."""
@@ -250,10 +281,21 @@ class StatisticsSpec(_Spec):
         le=MAX_RESAMPLES,
         description=f"bootstrap resamples per interval, 100 to {MAX_RESAMPLES:,} (memory and time grow with it)",
     )
-    ci_method: Literal["BCa", "percentile"] = "BCa"
+    ci_method: Literal["bootstrap-t", "BCa", "percentile"] = Field(
+        default="bootstrap-t", description="interval of a cell's mean (medians: BCa)"
+    )
+    skew_correction: bool = Field(default=False, description="comparisons: Hall's skewness-corrected t")
     small_sample_expansion: bool = True
-    cluster: Literal["subject", "site"] | None = Field(default=None, description="resample whole clusters")
-    multiple_testing: Literal["holm", "fdr_bh"] = "holm"
+    cluster: Literal["auto", "subject", "site"] | None = Field(
+        default="auto",
+        description="auto: subjects are the units wherever one has several rows; null: every case independent",
+    )
+    multiple_testing: Literal["holm", "fdr_bh", "bonferroni"] = Field(
+        default="holm", description="adjustment of the exploratory per-condition families"
+    )
+    primary: PrimaryQuestionsSpec = Field(
+        default_factory=lambda: PrimaryQuestionsSpec(), description="the declared primary questions"
+    )
     reference_model: str | None = Field(default=None, description="model normalizing mCE and relative mCE")
     rood_alpha: float = Field(default=2.0 / 3.0, gt=0.0, le=1.0, description="ROOD-MRI severity weight base")
     mixed_condition: Literal["shift", "shift_family", "condition"] = "shift"

@@ -210,11 +210,18 @@ class _Run:
     def hib(self, metric: str) -> bool:
         """Whether higher is better for ``metric`` (the data record, else the registry, else True)."""
         for r in self.records("data", "summary"):
-            if f"higher_is_better:{metric}" in r:
+            if r.get(f"higher_is_better:{metric}") is not None:
                 return bool(r[f"higher_is_better:{metric}"])
         from robusteval.metrics import METRICS
 
         return bool(METRICS.get(metric).higher_is_better) if metric in METRICS else True
+
+    def descriptive(self, metric: str) -> bool:
+        """Whether ``metric`` describes a case (a volume) rather than scores it: no better or worse."""
+        for r in self.records("data", "summary"):
+            if f"descriptive:{metric}" in r:
+                return bool(r[f"descriptive:{metric}"])
+        return _descriptive(metric)
 
     def sign(self, metric: str) -> float:
         return 1.0 if self.hib(metric) else -1.0
@@ -229,6 +236,8 @@ class _Run:
         return "human baseline" if family == HUMAN_FAMILY else family
 
     def direction(self, metric: str) -> str:
+        if self.descriptive(metric):
+            return "descriptive: no better or worse"
         return "higher is better" if self.hib(metric) else "lower is better"
 
     def label(self, shift: Any, severity: Any, split: Any = "ood", site: Any = None) -> str:
@@ -435,9 +444,13 @@ def _oriented(records: Iterable[Mapping[str, Any]], a: str, b: str) -> dict[str,
             continue
         flip = r.get("model_a") != a
         diff, lo, hi = r.get("diff"), r.get("ci_low"), r.get("ci_high")
+        alo, ahi = r.get("ci_adjusted_low"), r.get("ci_adjusted_high")
         if flip:
-            diff, lo, hi = _neg(diff), _neg(hi), _neg(lo)
-        return {**r, "a": a, "b": b, "diff": diff, "ci_low": lo, "ci_high": hi}
+            diff, lo, hi, alo, ahi = _neg(diff), _neg(hi), _neg(lo), _neg(ahi), _neg(alo)
+        out = {**r, "a": a, "b": b, "diff": diff, "ci_low": lo, "ci_high": hi}
+        if "ci_adjusted_low" in r:
+            out.update(ci_adjusted_low=alo, ci_adjusted_high=ahi)
+        return out
     return None
 
 
@@ -445,10 +458,11 @@ def _comparison(run: _Run, pair: dict[str, Any] | None, metric: str) -> dict[str
     if pair is None:
         return None
     better = _finite(pair.get("diff")) and run.sign(metric) * float(pair["diff"]) > 0
+    low, high = _adjusted_ci(pair)
     return {
         "other": run.name(str(pair["b"])),
         "diff": fmt_num(pair.get("diff")),
-        "ci": fmt_ci(pair.get("ci_low"), pair.get("ci_high")),
+        "ci": fmt_ci(low, high),
         "p": fmt_p(pair.get("p_adjusted")),
         "significant": pair.get("significant"),
         "better": better,
@@ -459,10 +473,21 @@ def _comparison(run: _Run, pair: dict[str, Any] | None, metric: str) -> dict[str
     }
 
 
+def _adjusted_ci(rec: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The interval adjusted as the record's p-value was (it excludes 0 exactly when ``significant``); the
+    unadjusted one for records without an adjusted interval (older runs, untested records)."""
+    if "ci_adjusted_low" in rec and rec.get("p_adjusted") is not None:
+        return rec.get("ci_adjusted_low"), rec.get("ci_adjusted_high")
+    return rec.get("ci_low"), rec.get("ci_high")
+
+
 def _status(run: _Run, metric: str, diff: Any, significant: Any) -> str:
-    """CSS class of a difference: better/worse when significant, ns-better/ns-worse when not, nt untested."""
+    """CSS class of a difference: better/worse when significant, ns-better/ns-worse when not, nt untested;
+    descriptive metrics (volumes) have no better or worse: ``changed`` when significant, else ``ns``."""
     if not _finite(diff) or float(diff) == 0:
         return "nt" if significant is None else "ns"
+    if run.descriptive(metric):
+        return "changed" if significant is True else ("nt" if significant is None else "ns")
     direction = "better" if run.sign(metric) * float(diff) > 0 else "worse"
     if significant is True:
         return direction
@@ -493,6 +518,7 @@ def _section_verdict(run: _Run) -> dict[str, Any]:
     h = run.headline
     sign = run.sign(h)
     out: dict[str, Any] = {"metric": h, "direction": run.direction(h), "items": [], "missing": None}
+    out["primary"] = _primary_verdict(run)
     id_cells = _id_means(run, h)
     if not id_cells:
         out["missing"] = f"No successful in-distribution results for {h}: no verdict."
@@ -536,6 +562,170 @@ def _section_verdict(run: _Run) -> dict[str, Any]:
     counts = {s: sum(c["status"] == s for c in out["checks"]) for s in ("PASS", "WARN", "FAIL", "ERROR")}
     out["check_counts"] = {k: v for k, v in counts.items() if v}
     return out
+
+
+def _fraction(p: float) -> str:
+    """A p-value floor as a fraction when it is one (``1/32``), else its number."""
+    inv = 1.0 / p if p > 0 else math.inf
+    return f"1/{round(inv)}" if math.isfinite(inv) and abs(inv - round(inv)) < 1e-9 else fmt_p(p)
+
+
+def _question_cls(run: _Run, r: Mapping[str, Any]) -> str:
+    """CSS class of a primary question: drops and degradations (+ = worse) are red when significantly
+    positive; an ID-score difference of families A - B is green when A is significantly better."""
+    raw, sig = r.get("estimate"), r.get("significant")
+    est = float(raw or 0.0) if _finite(raw) else 0.0
+    if sig is None or est == 0:
+        return "nt" if sig is None else "ns"
+    good = run.sign(str(r.get("metric", run.headline))) * est > 0 if r.get("question") == "id_score" else est < 0
+    direction = "better" if good else "worse"
+    return direction if sig is True else f"ns-{direction}"
+
+
+def _primary_verdict(run: _Run) -> dict[str, Any]:
+    """The primary questions (first in the verdict): estimates with the intervals adjusted as their p-values,
+    the power line and warnings, and the notes on small samples, clustering and failed fits."""
+    out: dict[str, Any] = {"rows": [], "power": [], "warnings": [], "notes": [], "missing": None, "intro": ""}
+    out["metric"] = None
+    questions = run.records("primary", "question")
+    family = next(iter(run.records("primary", "family")), None)
+    if not questions:
+        skipped = next(iter(run.records("primary", "skipped")), None)
+        out["missing"] = (
+            f"No primary questions: {skipped.get('note', '')}."
+            if skipped
+            else "No primary questions in this run's summary (written by an older robusteval)."
+        )
+    else:
+        metric = str(questions[0].get("metric", run.headline))
+        level = f"{run.level:.0%}"
+        m = family.get("family_size") if family else None
+        correction = (family or {}).get("correction") or "holm"
+        out["metric"] = metric
+        out["intro"] = (
+            f"{m} test(s) in one family, {correction}-adjusted; each interval is adjusted the same way as its "
+            f"p-value (it excludes 0 exactly when the adjusted p is below {1 - run.level:.2g}). ID scores are "
+            f"estimates with their {level} interval, not tests. Drops and degradations: + = worse OOD. Family "
+            "differences are A - B of each case's mean over the family's models."
+        )
+        not_asked: dict[str, list[str]] = {}
+        for r in questions:
+            if r.get("estimate") is None and str(r.get("note", "")).startswith("not asked: "):
+                not_asked.setdefault(str(r["note"]).removeprefix("not asked: "), []).append(str(r.get("label", "")))
+                continue
+            tested = r.get("p_adjusted") is not None
+            low, high = (
+                (r.get("ci_adjusted_low"), r.get("ci_adjusted_high")) if tested else (r.get("ci_low"), r.get("ci_high"))
+            )
+            flags = []
+            if r.get("small_sample"):
+                flags.append("small n")
+            if r.get("clustered"):
+                flags.append("clustered")
+            level_r = r.get("adjusted_level") if tested else run.level
+            out["rows"].append(
+                {
+                    "label": r.get("label", ""),
+                    "estimate": fmt_num(r.get("estimate")),
+                    "ci": fmt_ci(low, high),
+                    "level": f"{float(level_r or 0):.1%}" if _finite(level_r) else "",
+                    "p": fmt_p(r.get("p_adjusted")) if tested else "estimate",
+                    "significant": r.get("significant") if tested else None,
+                    "tested": tested,
+                    "cls": _question_cls(run, r),
+                    "n": r.get("n_units") if r.get("n_units") is not None else r.get("n"),
+                    "mdd": fmt_num(r.get("mdd")),
+                    "flags": ", ".join(flags),
+                    "note": r.get("note", ""),
+                }
+            )
+        for why, labels in not_asked.items():
+            out["notes"].append(f"Not asked ({why}): {'; '.join(labels)}.")
+        if family is not None:
+            out["power"].extend(_power_lines(family, questions, metric))
+            out["warnings"].extend(_power_warnings(family, questions, metric))
+    out["notes"].extend(_reliability_notes(run))
+    return out
+
+
+def _power_lines(family: Mapping[str, Any], questions: list[dict[str, Any]], metric: str) -> list[str]:
+    tested = [q for q in questions if _finite(q.get("mdd"))]
+    if not tested:
+        return []
+    mdds = sorted(float(q["mdd"]) for q in tested)
+    a, m = float(family.get("alpha_per_test") or 0.05), family.get("family_size")
+    power = float(family.get("power") or 0.8)
+    span = fmt_num(mdds[0]) if len(mdds) == 1 else f"{fmt_num(mdds[0])} to {fmt_num(mdds[-1])}"
+    lines = [
+        f"Power: at the run's n ({family.get('n_id_cases')} ID case(s), {family.get('n_ood_site_cases')} OOD-site "
+        f"case(s)) and alpha = {float(family.get('alpha') or 0.05):g}/{m} = {a:.2g} (the level the smallest p must "
+        f"reach), the primary tests detect with {power:.0%} power differences of {span} {metric} (minimum "
+        "detectable difference, given the spread observed)."
+    ]
+    floors = [float(q["p_floor_rank"]) for q in tested if _finite(q.get("p_floor_rank"))]
+    if floors and max(floors) >= a:
+        worst = max(floors)
+        lines.append(
+            f"An exact rank test (Wilcoxon signed-rank, Mann-Whitney) could not go below p = {_fraction(worst)} "
+            f"at these n: with {m} tests it could never reach {a:.2g}. The t tests used here have no such floor."
+        )
+    return lines
+
+
+def _power_warnings(family: Mapping[str, Any], questions: list[dict[str, Any]], metric: str) -> list[str]:
+    target = family.get("target_difference")
+    if not _finite(target):
+        return []
+    weak = [
+        q
+        for q in questions
+        if _finite(q.get("power_at_target")) and float(q["power_at_target"]) < float(family.get("power") or 0.8)
+    ]
+    if not weak:
+        return []
+    needed = [int(q["n_needed"]) for q in weak if _finite(q.get("n_needed"))]
+    need = ""
+    if needed:
+        lo, hi = min(needed), max(needed)
+        need = f"; they would need about {lo if lo == hi else f'{lo} to {hi}'} subjects (or cases) per group"
+    return [
+        f"This run cannot detect a {fmt_num(target)} {metric} difference with {float(family.get('power') or 0.8):.0%} "
+        f"power in {len(weak)} of {len(questions) - sum(1 for q in questions if q.get('p_value') is None)} primary "
+        f"test(s) (n = {family.get('n_id_units')} ID subject(s)){need}."
+    ]
+
+
+def _reliability_notes(run: _Run) -> list[str]:
+    """Small samples, clustering and failed fits, counted over the run's intervals and tests."""
+    notes: list[str] = []
+    keys = ("primary", "cells", "id_vs_ood", "model_vs_model")
+    recs = [r for k in keys for r in run.records(k) if isinstance(r, dict)]
+    small = sum(1 for r in recs if r.get("small_sample") is True)
+    if small:
+        notes.append(
+            f"Small samples: {small} interval(s) or test(s) rest on fewer than 10 independent units (flagged "
+            "small n); their coverage can fall below the nominal level (docs/statistics.md), and cells of fewer "
+            "than 3 units have no interval."
+        )
+    clustered = sum(1 for r in recs if r.get("clustered") is True)
+    if clustered:
+        notes.append(
+            f"Clustering: in {clustered} interval(s) or test(s) a subject contributed several rows (repeated cases "
+            "or pooled conditions); subjects, not cases, were resampled and tested as the units."
+        )
+    for fit in run.records("mixed_effects", "fit"):
+        if fit.get("accepted") is False:
+            reasons = "; ".join(f"{a.get('formula')}: {a.get('reason')}" for a in fit.get("attempts") or [])
+            notes.append(
+                f"The mixed model of {fit.get('metric')} failed: no model the data support could be fitted "
+                f"({reasons}). Its family effects are estimates only, with no interval or test."
+            )
+        elif fit.get("simplified"):
+            notes.append(
+                f"The mixed model of {fit.get('metric')} was simplified to {fit.get('formula')}: "
+                f"{fit.get('full_formula')} could not be fitted reliably ({fit.get('note', '')})."
+            )
+    return notes
 
 
 def _human_verdict(run: _Run, id_cells: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -802,7 +992,12 @@ def _family_verdict(run: _Run, id_cells: dict[str, dict[str, Any]], sign: float)
     mixed = run.records("mixed_effects", metric=run.headline)
     fit = next((r for r in mixed if r.get("kind") == "fit"), None)
     skipped = next((r for r in mixed if r.get("kind") == "skipped"), None)
-    if fit is not None:
+    if fit is not None and fit.get("accepted") is False:
+        out["note"] = (
+            f"Mixed model failed: no model the data support could be fitted ({fit.get('note', '')}); its family "
+            "effects are not reported."
+        )
+    elif fit is not None:
         out["fit"] = {
             "formula": fit.get("formula", ""),
             "converged": fit.get("converged"),
@@ -853,11 +1048,12 @@ def _section_id_vs_ood(run: _Run) -> dict[str, Any]:
                         "mean": fmt_num(cell.get("mean") if cell else r.get("mean_ood")),
                         "ci": fmt_ci(cell.get("ci_low"), cell.get("ci_high")) if cell else "no CI",
                         "diff": fmt_num(r.get("diff")),
-                        "diff_ci": fmt_ci(r.get("ci_low"), r.get("ci_high")),
+                        "diff_ci": fmt_ci(*_adjusted_ci(r)),
                         "p": fmt_p(r.get("p_adjusted")),
                         "significant": r.get("significant"),
                         "cls": _status(run, metric, r.get("diff"), r.get("significant")),
-                        "kind": "paired (same cases)" if r.get("kind") == "paired" else "two-sample",
+                        "kind": ("paired t (same cases)" if r.get("kind") == "paired" else "Welch t (two-sample)")
+                        + (", subjects clustered" if r.get("clustered") else ""),
                         "note": r.get("note", ""),
                     }
                 )
@@ -990,8 +1186,8 @@ def _forest_rows(
         {
             "label": [label(r) for r in recs],
             "estimate": [r.get("diff") for r in recs],
-            "ci_low": [r.get("ci_low") for r in recs],
-            "ci_high": [r.get("ci_high") for r in recs],
+            "ci_low": [_adjusted_ci(r)[0] for r in recs],
+            "ci_high": [_adjusted_ci(r)[1] for r in recs],
             "status": [_status(run, metric, r.get("diff"), r.get("significant")) for r in recs],
         }
     )
@@ -1019,13 +1215,18 @@ def _section_differences(run: _Run) -> dict[str, Any]:
                     _neg(r.get("ci_high")),
                     _neg(r.get("ci_low")),
                 )
+                if "ci_adjusted_low" in r:
+                    r["ci_adjusted_low"], r["ci_adjusted_high"] = (
+                        _neg(r.get("ci_adjusted_high")),
+                        _neg(r.get("ci_adjusted_low")),
+                    )
                 r["model_a"], r["model_b"] = b, a
         pairs.sort(key=lambda r: (rank.get(r["model_a"], 0), rank.get(r["model_b"], 0)))
         rows, note = _forest_rows(run, h, pairs, _pair_label(run))
         fig = _figure(
             F.forest_figure(rows, f"{h} difference (first - second model); {run.direction(h)}"),
-            f"Model vs model: paired differences of {h} per condition with {run.level:.0%} CIs; "
-            "filled = significant after correction (green: first model better, red: worse)",
+            f"Model vs model (exploratory): paired differences of {h} per condition with intervals adjusted as "
+            "the p-values are; filled = significant after correction (green: first model better, red: worse)",
         )
         if fig:
             out["figures"].append(fig)
@@ -1039,8 +1240,8 @@ def _section_differences(run: _Run) -> dict[str, Any]:
         rows, note = _forest_rows(run, h, ivo, lambda r: f"{run.name(str(r['model']))} | {run.label_of(r)}")
         fig = _figure(
             F.forest_figure(rows, f"{h}: OOD - ID clean; {run.direction(h)}"),
-            f"ID vs OOD: difference of {h} per model and OOD condition with {run.level:.0%} CIs; filled = "
-            "significant after correction (red: worse OOD)",
+            f"ID vs OOD (exploratory): difference of {h} per model and OOD condition with intervals adjusted as "
+            "the p-values are; filled = significant after correction (red: worse OOD)",
         )
         if fig:
             out["figures"].append(fig)
@@ -1056,6 +1257,7 @@ def _section_differences(run: _Run) -> dict[str, Any]:
             "n_obs": fit.get("n_obs"),
             "n_groups": fit.get("n_groups"),
             "converged": fit.get("converged"),
+            "accepted": fit.get("accepted", True),
             "warnings": fit.get("warnings") or [],
             "note": fit.get("note", ""),
             "dropped": fit.get("dropped_terms") or [],

@@ -10,14 +10,40 @@ __all__ = [
     "CHECKS",
     "OUTPUT_KEYS",
     "CheckSpec",
+    "Comparison",
     "Interval",
+    "PrimarySpec",
     "StatsSettings",
+    "adjusted_interval",
     "bootstrap_intervals",
     "bootstrap_mean_differences",
+    "bootstrap_t_intervals",
+    "contrast_t",
+    "minimum_detectable",
+    "paired_t",
+    "power_t",
+    "primary_questions",
     "summarize",
+    "two_sample_t",
+    "units_needed",
 ]
 
-from robusteval.stats.bootstrap import Interval, bootstrap_intervals, bootstrap_mean_differences
+from robusteval.stats.bootstrap import (
+    Interval,
+    bootstrap_intervals,
+    bootstrap_mean_differences,
+    bootstrap_t_intervals,
+)
 from robusteval.stats.checks import CHECKS
-from robusteval.stats.settings import CheckSpec, StatsSettings
-from robusteval.stats.summary import OUTPUT_KEYS, summarize
+from robusteval.stats.inference import (
+    Comparison,
+    adjusted_interval,
+    contrast_t,
+    minimum_detectable,
+    paired_t,
+    power_t,
+    two_sample_t,
+    units_needed,
+)
+from robusteval.stats.settings import CheckSpec, PrimarySpec, StatsSettings
+from robusteval.stats.summary import OUTPUT_KEYS, primary_questions, summarize

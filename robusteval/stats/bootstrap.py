@@ -21,7 +21,14 @@ correction or acceleration, e.g. heavily tied values) -> the percentile interval
 
 from __future__ import annotations
 
-__all__ = ["Interval", "bootstrap_intervals", "bootstrap_mean_differences", "expanded_level"]
+__all__ = [
+    "MIN_UNITS",
+    "Interval",
+    "bootstrap_intervals",
+    "bootstrap_mean_differences",
+    "bootstrap_t_intervals",
+    "expanded_level",
+]
 
 import math
 import warnings
@@ -71,12 +78,29 @@ class Interval:
     n_clusters: int
 
 
+MIN_UNITS = 3
+"""Fewest resampling units (cases, or clusters) for an interval."""
+
+
 def _nan_interval(n: int, note: str, estimate: float = math.nan, n_clusters: int = 0) -> Interval:
     return Interval(estimate, math.nan, math.nan, math.nan, "none", note, n, n_clusters)
 
 
+def _too_few(n: int, k: int) -> str:
+    """The reason a cell of ``n`` values in ``k`` units gets no interval, or ``""``."""
+    if n == 0:
+        return "no values (every case failed or was missing)"
+    if k >= MIN_UNITS:
+        return ""
+    if k == n:
+        return f"n={n}: too few cases for an interval ({MIN_UNITS} or more needed)"
+    return (
+        f"{n} cases from {k} subject(s) or cluster(s): too few independent units for an interval ({MIN_UNITS} or more)"
+    )
+
+
 def _codes(n: int, clusters: ArrayLike | None) -> tuple[IntArray, int]:
-    """Cluster codes 0..k-1 of a cell (each case its own unit when ``clusters`` is None)."""
+    """Cluster codes 0..k-1 of a cell (each case its own unit when ``clusters`` is None or all distinct)."""
     if clusters is None:
         return np.arange(n, dtype=np.intp), n
     labels = np.asarray(clusters)
@@ -84,7 +108,10 @@ def _codes(n: int, clusters: ArrayLike | None) -> tuple[IntArray, int]:
         raise ValueError(f"cluster labels have shape {labels.shape}, values have ({n},)")
     _, codes = np.unique(labels, return_inverse=True)
     codes = codes.astype(np.intp).reshape(n)
-    return codes, int(codes.max()) + 1 if n else 0
+    k = int(codes.max()) + 1 if n else 0
+    if k == n:  # no cluster holds two cases: the same as resampling cases
+        return np.arange(n, dtype=np.intp), n
+    return codes, k
 
 
 def _counts(idx: NDArray[np.integer], k: int) -> NDArray[np.int64]:
@@ -350,12 +377,15 @@ def bootstrap_intervals(
     method: Method = "BCa",
     seed: int = 0,
     small_sample: bool = False,
+    too_few_clusters: Literal["none", "cases"] = "none",
 ) -> dict[Statistic, list[Interval]]:
     """Per statistic, one interval per sample (cell). Remove NaNs from the samples beforehand.
 
     ``clusters[i]`` holds one cluster label per value of ``samples[i]`` (or ``None`` to resample cases).
     ``small_sample``: scipy is asked for :func:`expanded_level` of ``confidence_level`` at each cell's number
     of resampling units (default off: exactly scipy's interval at ``confidence_level``).
+    ``too_few_clusters``: with fewer than 3 clusters, no interval (``"none"``, default) or resample the cases
+    instead, with a note (``"cases"``: for clusters such as sites, which a cell rarely holds three of).
     """
     stats_ = tuple(statistics)
     reducers: dict[Statistic, Callable[[FloatArray], float]] = {
@@ -369,25 +399,23 @@ def bootstrap_intervals(
         n = len(v)
         labels = None if clusters is None else clusters[i]
         codes, k = _codes(n, labels)
-        if n >= 3 and not bool(np.all(v == v[0])):
-            if k < 3:
-                note = f"only {k} cluster(s): cases resampled instead of clusters"
-                jobs.append(_Job(i, v, np.arange(n, dtype=np.intp), n, note))
-            else:
-                jobs.append(_Job(i, v, codes, k, ""))
+        reason = _too_few(n, k)
+        if reason and too_few_clusters == "cases" and k < n and n >= MIN_UNITS:
+            reason = ""
+            codes, k = np.arange(n, dtype=np.intp), n
+            note = "fewer than 3 clusters: cases resampled instead of clusters"
+        else:
+            note = ""
+        if not reason and not bool(np.all(v == v[0])):
+            jobs.append(_Job(i, v, codes, k, note))
             continue
         for s in stats_:
             est = reducers[s](v) if n else math.nan
-            if n == 0:
-                out[s][i] = _nan_interval(0, "no values (every case failed or was missing)")
-            elif n == 1:
-                out[s][i] = _nan_interval(1, "n=1: no interval can be estimated from one case", est, k)
-            elif bool(np.all(v == v[0])):
+            if reason:
+                out[s][i] = _nan_interval(n, reason, est, k)
+            else:
                 note = f"all {n} values equal: every resample gives the same value; the interval collapses to it"
                 out[s][i] = Interval(est, est, est, 0.0, "degenerate", note, n, k)
-            else:
-                note = "n=2: too few cases for a bootstrap; the interval is the sample range [min, max]"
-                out[s][i] = Interval(est, float(v.min()), float(v.max()), math.nan, "range", note, n, k)
     for chunk in _chunks(jobs, n_resamples, len(stats_)):
         cells = _Cells([j.values for j in chunk], [j.codes for j in chunk], chunk[0].k)
         low, high, se, bad = _run_scipy(
@@ -494,4 +522,123 @@ def bootstrap_mean_differences(
                 n = len(jx.values) + len(jy.values)
                 used = "percentile" if fell_back else method
                 out[i] = Interval(est, float(low[r]), float(high[r]), float(se[r]), used, note, n, jx.k + jy.k)
+    return [o for o in out if o is not None]
+
+
+_T_CLIP = 1e12  # |T*| of a resample without spread (a degenerate resample): effectively infinite
+BOOTSTRAP_T_MIN_UNITS = 6
+"""Below this many units (3 to 5) the bootstrap has 10 to 126 distinct resamples: Student's t is used."""
+
+
+def _student_t_interval(v: FloatArray, codes: IntArray, k: int, confidence_level: float) -> Interval:
+    """Student-t interval of the mean with the cluster-robust standard error and k - 1 degrees of freedom."""
+    sums = np.bincount(codes, weights=v, minlength=k)
+    sizes = np.bincount(codes, minlength=k).astype(np.float64)
+    theta = float(sums.sum() / sizes.sum())
+    se = math.sqrt(k / (k - 1) * float(np.sum((sums - theta * sizes) ** 2)) / float(sizes.sum()) ** 2)
+    q = float(stats.t.ppf(0.5 + confidence_level / 2.0, k - 1))
+    note = (
+        f"{k} units: Student-t interval (a bootstrap of fewer than {BOOTSTRAP_T_MIN_UNITS} units has too few "
+        "distinct resamples)"
+    )
+    return Interval(theta, theta - q * se, theta + q * se, se, "t", note, len(v), k)
+
+
+def _bootstrap_t_chunk(
+    chunk: list[_Job], k: int, *, confidence_level: float, n_resamples: int, seed: int
+) -> list[Interval]:
+    """Studentized intervals of the means of cells sharing ``k`` units (see :func:`bootstrap_t_intervals`)."""
+    c = len(chunk)
+    sums = np.zeros((c, k))
+    sizes = np.zeros((c, k))
+    for i, job in enumerate(chunk):
+        np.add.at(sums[i], job.codes, job.values)
+        np.add.at(sizes[i], job.codes, 1.0)
+    plain = bool(np.all(sizes == 1.0))
+    total = sizes.sum(axis=1)
+    theta = sums.sum(axis=1) / total
+    resid = sums - theta[:, None] * sizes
+    variance = k / (k - 1) * np.sum(resid**2, axis=1) / total**2
+    se = np.sqrt(variance)
+    rng = np.random.default_rng(seed)
+    counts = _counts(rng.integers(0, k, (n_resamples, k)), k).astype(np.float64).T  # (k, B)
+    with _one_blas_thread():
+        s_star = sums @ counts
+        n_star = np.full_like(s_star, float(k)) if plain else sizes @ counts
+        m_star = s_star / n_star
+        if plain:
+            ss = (sums**2) @ counts - m_star * s_star
+        else:
+            ss = (sums**2) @ counts - 2.0 * m_star * ((sums * sizes) @ counts) + m_star**2 * ((sizes**2) @ counts)
+    v_star = k / (k - 1) * np.maximum(ss, 0.0) / n_star**2
+    gap = m_star - theta[:, None]
+    flat = v_star <= (1e-10 * variance)[:, None]  # no spread in the resample: T* is +-infinite (or 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_star = np.where(flat, 0.0, gap / np.sqrt(v_star))
+    tiny = 64 * np.finfo(np.float64).eps * (np.abs(theta) + se)
+    t_star = np.where(flat & (np.abs(gap) > tiny[:, None]), np.sign(gap) * _T_CLIP, t_star)
+    np.clip(t_star, -_T_CLIP, _T_CLIP, out=t_star)
+    gamma = 1.0 - confidence_level
+    q_lo, q_hi = np.quantile(t_star, [gamma / 2.0, 1.0 - gamma / 2.0], axis=1)
+    boot_se = np.std(m_star, axis=1, ddof=1)
+    out: list[Interval] = []
+    for i, job in enumerate(chunk):
+        low, high = theta[i] - q_hi[i] * se[i], theta[i] - q_lo[i] * se[i]
+        method, note = "bootstrap-t", job.note
+        if max(abs(q_lo[i]), abs(q_hi[i])) >= _T_CLIP / 10:
+            q = float(stats.t.ppf(0.5 + confidence_level / 2.0, k - 1))
+            low, high = theta[i] - q * se[i], theta[i] + q * se[i]
+            method = "t"
+            note = _join(note, "bootstrap-t undefined (too many resamples without spread, e.g. tied values); "
+                         "Student-t interval used")  # fmt: skip
+        out.append(
+            Interval(float(theta[i]), float(low), float(high), float(boot_se[i]), method, note, len(job.values), k)
+        )
+    return out
+
+
+def bootstrap_t_intervals(
+    samples: Sequence[ArrayLike],
+    *,
+    clusters: Sequence[ArrayLike | None] | None = None,
+    confidence_level: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> list[Interval]:
+    """Equal-tailed studentized bootstrap (bootstrap-t) interval of the mean of each sample (cell).
+
+    Each resample draws the k units (cases, or whole clusters) with replacement and computes
+    ``T* = (mean* - mean) / SE*`` with the cluster-robust standard error
+    ``SE^2 = k / (k - 1) sum_u (S_u - mean N_u)^2 / N^2`` (``S_u``, ``N_u``: the sum and the number of a unit's
+    cases; for cases: ``s^2 / n``); the interval is ``[mean - q_{1-g/2} SE, mean - q_{g/2} SE]`` with q the
+    quantiles of T* (Hall 1988; Efron & Tibshirani 1993, ch. 12). It corrects for skewness as BCa does and for
+    the small-sample spread as Student's t does: simulated coverage of a nominal 95% interval is 93-97% at
+    n = 10 and 20 for Beta(8, 2) and log-normal data (docs/statistics.md). 3 to 5 units: the Student-t interval
+    with the same standard error (``method: t``); fewer than 3 units: no interval, with the reason; all values
+    equal: a zero-width interval. ``std_error`` is the bootstrap standard error.
+    Every group of cells with the same k starts a fresh generator from ``seed``.
+    """
+    out: list[Interval | None] = [None] * len(samples)
+    jobs: list[_Job] = []
+    for i, sample in enumerate(samples):
+        v = np.asarray(sample, dtype=np.float64).ravel()
+        n = len(v)
+        codes, k = _codes(n, None if clusters is None else clusters[i])
+        reason = _too_few(n, k)
+        est = float(np.mean(v)) if n else math.nan
+        if reason:
+            out[i] = _nan_interval(n, reason, est, k)
+        elif bool(np.all(v == v[0])):
+            note = f"all {n} values equal: every resample gives the same value; the interval collapses to it"
+            out[i] = Interval(est, est, est, 0.0, "degenerate", note, n, k)
+        elif k < BOOTSTRAP_T_MIN_UNITS:
+            out[i] = _student_t_interval(v, codes, k, confidence_level)
+        else:
+            jobs.append(_Job(i, v, codes, k, ""))
+    for chunk in _chunks(jobs, n_resamples, 6):
+        results = _bootstrap_t_chunk(
+            chunk, chunk[0].k, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed
+        )
+        for job, res in zip(chunk, results, strict=True):
+            out[job.cell] = res
     return [o for o in out if o is not None]

@@ -1,5 +1,10 @@
 """Per model x condition x metric summaries: mean and median with bootstrap confidence intervals.
 
+The mean's interval is ``settings.ci_method``'s (bootstrap-t by default: see ``bootstrap.bootstrap_t_intervals``),
+the median's BCa (percentile when ``ci_method`` is ``percentile``). Units are subjects wherever a subject has
+several cases in the cell (``cluster: auto``; ``clustered: true``); fewer than 3 units: no interval, with the
+reason; fewer than 10: ``small_sample: true`` and a note (the interval may under-cover).
+
 A cell is (model, shift, severity, split); for the natural site split (``shift == "clean"``, ``split ==
 "ood"``) with two or more OOD sites there is also one cell per site (``site`` set; pooled cells have
 ``site: None``). Values are the successful cases after worst-value replacement; NaNs left (no declared worst
@@ -20,6 +25,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from robusteval.stats.bootstrap import bootstrap_intervals
+from robusteval.stats.estimates import interval_flags, mean_intervals
 from robusteval.stats.frame import CLEAN, Prepared, condition_keys, condition_label, severity_value
 from robusteval.stats.records import Record
 from robusteval.stats.settings import StatsSettings
@@ -85,7 +91,8 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                             "split": split,
                             "site": site,
                             "metric": info.name,
-                            "higher_is_better": info.higher_is_better,
+                            "higher_is_better": None if info.descriptive else info.higher_is_better,
+                            "descriptive": info.descriptive,
                             "n_failed": int(n_failed),
                             "n_unavailable": int(n_unavailable),
                             "n_missing": n_missing,
@@ -112,7 +119,8 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                     "split": split,
                     "site": None,
                     "metric": info.name,
-                    "higher_is_better": info.higher_is_better,
+                    "higher_is_better": None if info.descriptive else info.higher_is_better,
+                    "descriptive": info.descriptive,
                     "n_failed": int(n_failed),
                     "n_unavailable": int(unavailable_pooled.get(fkey, 0)),
                     "n_missing": 0,
@@ -120,19 +128,22 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                     "_notes": [info.note] if info.note else [],
                 }
             )
-    result = bootstrap_intervals(
+    means = mean_intervals(samples, clusters, settings)
+    medians = bootstrap_intervals(
         samples,
         clusters=None if settings.cluster is None else clusters,
-        statistics=("mean", "median"),
+        statistics=("median",),
         confidence_level=settings.confidence_level,
         n_resamples=settings.n_resamples,
-        method=settings.ci_method,
+        method="percentile" if settings.ci_method == "percentile" else "BCa",
         small_sample=settings.small_sample_expansion,
         seed=settings.seed,
-    )
+        too_few_clusters="cases" if settings.cluster == "site" else "none",
+    )["median"]
     out: list[Record] = []
-    for rec, mean, median in zip(meta, result["mean"], result["median"], strict=True):
+    for rec, mean, median in zip(meta, means, medians, strict=True):
         notes = rec.pop("_notes")
+        flags, flag_notes = interval_flags(mean.n, mean.n_clusters)
         if mean.note:
             notes.append(f"mean: {mean.note}" if median.note != mean.note else mean.note)
         if median.note and median.note != mean.note:
@@ -143,11 +154,14 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
             notes.append(f"{rec['n_unavailable']} case(s) without a prediction (unavailable) excluded")
         if rec["n_replaced"]:
             notes.append(f"{rec['n_replaced']} NaN value(s) replaced by the declared worst value")
+        notes.extend(flag_notes)
         out.append(
             {
                 **rec,
                 "n": mean.n,
                 "n_clusters": mean.n_clusters,
+                "n_units": mean.n_clusters,
+                **flags,
                 "cluster": settings.cluster,
                 "mean": mean.estimate,
                 "ci_low": mean.low,

@@ -26,14 +26,12 @@ __all__ = [
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from robusteval.errors import RobustEvalError
 from robusteval.registry import Registry
-from robusteval.stats.bootstrap import bootstrap_mean_differences
+from robusteval.stats.estimates import compare_contrast
 from robusteval.stats.frame import Prepared
 from robusteval.stats.records import Record
 from robusteval.stats.settings import CheckSpec, StatsSettings
@@ -138,12 +136,17 @@ def ood_drop(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
     """Drop = sign * (mean ID clean - mean OOD) per model (positive = worse OOD), against ``max``.
 
     ``scope``: ``all`` (default: natural site split and simulated shifts, no label noise), ``sites``,
-    ``shifts`` or one shift name. The CI is the two-sample bootstrap interval of the difference of means.
+    ``shifts`` or one shift name. The OOD rows are pooled (each weighted equally). The interval is the t
+    contrast of ``inference.py`` with every subject (or case) one unit: a case's clean row and its shifted
+    rows are resampled together (paired), the OOD-site subjects apart (a second stratum, Welch df).
     """
     if spec.max is None:
         return [_error(spec, "ood_drop needs 'max' (the largest acceptable drop)")]
     if (err := _metric_error(spec, ctx)) is not None:
         return [_error(spec, err)]
+    info = ctx.prep.info(spec.metric)
+    if info.descriptive:
+        return [_error(spec, f"{spec.metric!r} is descriptive (no better or worse): it has no OOD drop")]
     models = _models(spec, ctx)
     if isinstance(models, str):
         return [_error(spec, models)]
@@ -157,46 +160,43 @@ def ood_drop(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
         ood_mask = rows["is_shift"]
     else:
         ood_mask = rows["shift"] == scope
-    info = ctx.prep.info(spec.metric)
-    xs, ys, ok_models, out = [], [], [], []
-    xcl: list[NDArray[Any] | None] = []
-    ycl: list[NDArray[Any] | None] = []
+    s = ctx.settings
+    unit_column = "case_id" if s.cluster in (None, "site") else "cluster"
+    label = f"OOD {spec.metric.upper()} drop" + ("" if scope == "all" else f" ({scope})")
+    out: list[Record] = []
     for model in models:
         mrows = rows.loc[(rows["model"] == model) & rows[spec.metric].notna()]
         id_rows = mrows.loc[mrows["is_id"]]
         ood_rows = mrows.loc[ood_mask.loc[mrows.index]]
-        x = id_rows[spec.metric].to_numpy(dtype=np.float64)
-        y = ood_rows[spec.metric].to_numpy(dtype=np.float64)
-        xcl.append(id_rows["cluster"].to_numpy())
-        ycl.append(ood_rows["cluster"].to_numpy())
-        if len(x) == 0 or len(y) == 0:
-            what = "ID clean" if len(x) == 0 else f"OOD ({scope})"
+        if id_rows.empty or ood_rows.empty:
+            what = "ID clean" if id_rows.empty else f"OOD ({scope})"
             out.append(_error(spec, f"no {what} values for model {model!r}", model))
-            xcl.pop()
-            ycl.pop()
             continue
-        xs.append(x)
-        ys.append(y)
-        ok_models.append(model)
-    s = ctx.settings
-    clustered = s.cluster is not None
-    cis = bootstrap_mean_differences(
-        xs,
-        ys,
-        x_clusters=xcl if clustered else None,
-        y_clusters=ycl if clustered else None,
-        confidence_level=s.confidence_level,
-        n_resamples=s.n_resamples,
-        method=s.ci_method,
-        small_sample=s.small_sample_expansion,
-        seed=s.seed,
-    )
-    label = f"OOD {spec.metric.upper()} drop" + ("" if scope == "all" else f" ({scope})")
-    for model, ci in zip(ok_models, cis, strict=True):
-        drop = -info.sign * ci.estimate
-        bounds = sorted((-info.sign * ci.low, -info.sign * ci.high))
-        interval = (bounds[0], bounds[1]) if math.isfinite(ci.low) else None
-        out.append(_verdict(spec, model, label, drop, interval, upper=True, level=s.confidence_level))
+        shifted = ood_rows.loc[~ood_rows["is_site"]]
+        sites = ood_rows.loc[ood_rows["is_site"]]
+        groups = [(id_rows, -1.0 / len(id_rows), "id"), (shifted, 1.0 / len(ood_rows), "id")]
+        groups.append((sites, 1.0 / len(ood_rows), "ood"))
+        groups = [g for g in groups if not g[0].empty]
+        # group means enter with weights N_k / N_ood, so the contrast is mean(OOD rows) - mean(ID rows)
+        values = [g[0][spec.metric].to_numpy(dtype=np.float64) for g in groups]
+        coefs = [g[1] * len(g[0]) for g in groups]
+        units = [g[0][unit_column].astype(str).to_numpy() for g in groups]
+        strata = [g[2] for g in groups]
+        try:
+            c = compare_contrast(values, coefs, units, strata, s)
+        except ValueError:  # a subject in both the ID and an OOD site: one stratum
+            c = compare_contrast(values, coefs, units, ["all"] * len(groups), s)
+        drop = -info.sign * c.estimate
+        interval = None
+        if math.isfinite(c.ci_low):
+            bounds = sorted((-info.sign * c.ci_low, -info.sign * c.ci_high))
+            interval = (bounds[0], bounds[1])
+        rec = _verdict(spec, model, label, drop, interval, upper=True, level=s.confidence_level)
+        rec["n_units"] = c.n_units
+        rec["clustered"] = c.clustered
+        if c.note:
+            rec["message"] += f" [{c.note}]"
+        out.append(rec)
     return out
 
 
@@ -250,6 +250,8 @@ def max_degradation(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
         return [_error(spec, "max_degradation needs 'max'")]
     if (err := _metric_error(spec, ctx)) is not None:
         return [_error(spec, err)]
+    if ctx.prep.info(spec.metric).descriptive:
+        return [_error(spec, f"{spec.metric!r} is descriptive (no better or worse): it has no degradation")]
     models = _models(spec, ctx)
     if isinstance(models, str):
         return [_error(spec, models)]

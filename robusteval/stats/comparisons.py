@@ -1,18 +1,22 @@
-"""ID vs OOD and model vs model comparisons: differences with bootstrap CIs, rank tests, multiplicity.
+"""ID vs OOD and model vs model comparisons (the secondary, exploratory families): t contrasts, multiplicity.
 
-Conventions:
+Every comparison's interval and test are one procedure (``inference.py``): the mean difference with its
+cluster-robust standard error, a t test, and the interval that inverts it; the interval adjusted the same way
+as the p-value (``ci_adjusted_*``) excludes 0 exactly when the adjusted p is below alpha. Subjects are the units
+wherever one contributes several cases (``cluster: auto``).
 
 - ID vs OOD, simulated shift (``kind="paired"``): per model, shift and severity, the per-case difference
-  shifted - clean on the cases present in both; mean difference with a bootstrap CI; Wilcoxon signed-rank.
+  shifted - clean on the cases present in both; paired t.
 - ID vs OOD, natural site split (``kind="site"``): per model, mean(OOD site) - mean(ID clean) on different
-  cases, per OOD site and (with two or more OOD sites) all OOD sites pooled; two-sample bootstrap CI;
-  Mann-Whitney U.
-- ``degradation`` = sign * (ID - OOD) with sign = +1 for higher-is-better metrics: positive means worse OOD.
+  cases, per OOD site and (with two or more OOD sites) all OOD sites pooled; Welch t.
+- ``degradation`` = sign * (ID - OOD) with sign = +1 for higher-is-better metrics: positive means worse OOD
+  (``None`` for descriptive metrics such as volumes: a change, not a degradation).
 - Model vs model (``kind="pairwise"``): per condition and metric, paired differences model_a - model_b on the
-  cases both models have; bootstrap CI; two-sided Wilcoxon. ``kind="significance"`` (headline metric):
-  challengeR's significance map, a one-sided Wilcoxon per ordered pair that ``model`` beats ``other``.
+  cases both models have; paired t. ``kind="significance"`` (headline metric): challengeR's significance map,
+  a one-sided Wilcoxon per ordered pair that ``model`` beats ``other`` (no interval is shown beside it).
 - Multiplicity (settings.multiple_testing, Holm by default) within each ``test_family``: ID vs OOD per metric
-  (all models, conditions, sites); pairwise per metric and condition; significance map per condition.
+  (all models, conditions, sites); pairwise per metric and condition; significance map per condition. These
+  families are exploratory (``exploratory: true``); the primary questions are ``primary.py``'s own family.
   Label-noise conditions are left out of ID vs OOD (they feed the label-noise sensitivity).
 """
 
@@ -20,7 +24,6 @@ from __future__ import annotations
 
 __all__ = ["id_vs_ood", "model_vs_model"]
 
-from collections import defaultdict
 from collections.abc import Sequence
 from itertools import combinations, permutations
 from typing import Any
@@ -28,47 +31,28 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from robusteval.stats.bootstrap import Interval, bootstrap_intervals, bootstrap_mean_differences
+from robusteval.stats.estimates import (
+    adjust_records,
+    compare_paired,
+    compare_two_sample,
+    comparison_fields,
+    comparison_note,
+)
 from robusteval.stats.frame import (
     CLEAN,
     LABEL_NOISE,
     Cube,
     Prepared,
-    alpha_of,
     condition_keys,
     condition_label,
     severity_value,
 )
-from robusteval.stats.hypothesis import RankTestResult, adjust_families, mannwhitney, wilcoxon_many
+from robusteval.stats.hypothesis import wilcoxon_many
+from robusteval.stats.inference import Comparison
 from robusteval.stats.records import Record
 from robusteval.stats.settings import StatsSettings
 
 FloatArray = NDArray[np.float64]
-
-
-def _mean_cis(diffs: Any, clusters: Any, settings: StatsSettings) -> Any:
-    """Bootstrap CIs of the mean of each row of ``diffs`` (clusters used only when settings.cluster is set)."""
-    return bootstrap_intervals(
-        diffs,
-        clusters=None if settings.cluster is None else clusters,
-        statistics=("mean",),
-        confidence_level=settings.confidence_level,
-        n_resamples=settings.n_resamples,
-        method=settings.ci_method,
-        small_sample=settings.small_sample_expansion,
-        seed=settings.seed,
-    )["mean"]
-
-
-def _ci_fields(ci: Interval) -> Record:
-    return {
-        "diff": ci.estimate,
-        "ci_low": ci.low,
-        "ci_high": ci.high,
-        "std_error": ci.std_error,
-        "method": ci.method,
-        "n_clusters": ci.n_clusters,
-    }
 
 
 def _notes(*parts: str) -> str:
@@ -76,24 +60,16 @@ def _notes(*parts: str) -> str:
 
 
 def _adjust(records: list[Record], settings: StatsSettings) -> None:
-    """Fill ``p_adjusted``, ``family_size`` and ``significant`` within each ``test_family``."""
-    alpha = alpha_of(settings.confidence_level)
-    families: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        families[r["test_family"]].append(r)
-    groups = list(families.values())
-    pvals = [np.array([np.nan if r["p_value"] is None else r["p_value"] for r in m], dtype=np.float64) for m in groups]
-    for members, p, adjusted in zip(groups, pvals, adjust_families(pvals, settings.multiple_testing), strict=True):
-        size = int(np.isfinite(p).sum())
-        for r, pa in zip(members, adjusted, strict=True):
-            r["p_adjusted"] = float(pa)
-            r["family_size"] = size
-            r["correction"] = settings.multiple_testing
-            r["significant"] = bool(pa < alpha) if np.isfinite(pa) else None
+    """Adjusted p-values and intervals within each ``test_family`` (``estimates.adjust_records``)."""
+    adjust_records(records, settings)
 
 
 def _cluster_labels(settings: StatsSettings, cube: Cube, mask: NDArray[np.bool_]) -> NDArray[Any] | None:
     return None if settings.cluster is None else cube.case_cluster[mask]
+
+
+def _descriptive(prep: Prepared, record: Record) -> bool:
+    return prep.info(str(record["metric"])).descriptive
 
 
 def _mean(v: FloatArray) -> float | None:
@@ -155,9 +131,10 @@ def id_vs_ood(prep: Prepared, settings: StatsSettings) -> list[Record]:
                         "n_ood": int(ok.sum()),
                         "mean_id": _mean(base[ok]),
                         "mean_ood": _mean(v[ok]),
-                        "test": "wilcoxon",
+                        "test": "paired t",
                         "test_family": f"id_vs_ood:{info.name}",
-                        "_sign": info.sign,
+                        "exploratory": True,
+                        "_sign": None if info.descriptive else info.sign,
                         "note": f"{unpaired} shifted case(s) without a clean twin left out" if unpaired else "",
                     }
                 )
@@ -188,39 +165,31 @@ def id_vs_ood(prep: Prepared, settings: StatsSettings) -> list[Record]:
                         "n_ood": int(oky.sum()),
                         "mean_id": _mean(base[okx]),
                         "mean_ood": _mean(base[oky]),
-                        "test": "mannwhitney",
+                        "test": "welch t",
                         "test_family": f"id_vs_ood:{info.name}",
-                        "_sign": info.sign,
+                        "exploratory": True,
+                        "_sign": None if info.descriptive else info.sign,
                         "note": "all OOD sites pooled" if site_name is None else "",
                     }
                 )
-    cis = _mean_cis(diffs, diff_clusters, settings)
-    _finish(paired, cis, wilcoxon_many(diffs))
-    site_cis = bootstrap_mean_differences(
-        xs,
-        ys,
-        x_clusters=None if settings.cluster is None else xcl,
-        y_clusters=None if settings.cluster is None else ycl,
-        confidence_level=settings.confidence_level,
-        n_resamples=settings.n_resamples,
-        method=settings.ci_method,
-        small_sample=settings.small_sample_expansion,
-        seed=settings.seed,
+    _finish(paired, [compare_paired(d, u, settings) for d, u in zip(diffs, diff_clusters, strict=True)])
+    _finish(
+        site,
+        [compare_two_sample(x, y, xu, yu, settings) for x, y, xu, yu in zip(xs, ys, xcl, ycl, strict=True)],
     )
-    _finish(site, site_cis, [mannwhitney(x, y) for x, y in zip(xs, ys, strict=True)])
     out = paired + site
     _adjust(out, settings)
     return out
 
 
-def _finish(records: list[Record], cis: Sequence[Interval], tests: Sequence[RankTestResult]) -> None:
-    for r, ci, t in zip(records, cis, tests, strict=True):
+def _finish(records: list[Record], comparisons: Sequence[Comparison]) -> None:
+    for r, c in zip(records, comparisons, strict=True):
         sign = r.pop("_sign")
-        r.update(_ci_fields(ci))
-        r["degradation"] = -sign * ci.estimate if np.isfinite(ci.estimate) else None
-        r["statistic"] = t.statistic
-        r["p_value"] = t.p_value
-        r["note"] = _notes(r["note"], ci.note, t.note)
+        r.update(comparison_fields(c))
+        r["degradation"] = -sign * c.estimate if sign is not None and np.isfinite(c.estimate) else None
+        if sign is None:
+            r["note"] = _notes(r["note"], "descriptive metric: a change, not a degradation")
+        r["note"] = _notes(r["note"], comparison_note(c))
 
 
 def model_vs_model(prep: Prepared, settings: StatsSettings) -> list[Record]:
@@ -255,7 +224,7 @@ def model_vs_model(prep: Prepared, settings: StatsSettings) -> list[Record]:
                 diffs.append(va[ok] - vb[ok])
                 clusters.append(None if settings.cluster is None else labels[ok])
                 better = None
-                if ma is not None and mb is not None and ma != mb:
+                if ma is not None and mb is not None and ma != mb and not info.descriptive:
                     better = cube.models[a] if info.sign * (ma - mb) > 0 else cube.models[b]
                 pair_records.append(
                     {
@@ -267,11 +236,12 @@ def model_vs_model(prep: Prepared, settings: StatsSettings) -> list[Record]:
                         "mean_a": ma,
                         "mean_b": mb,
                         "better": better,
-                        "test": "wilcoxon",
+                        "test": "paired t",
                         "test_family": f"model_vs_model:{info.name}:{base['condition']}/{split}",
+                        "exploratory": True,
                     }
                 )
-            if info.name != settings.headline_metric:
+            if info.name != settings.headline_metric or info.descriptive:
                 continue
             for a, b in permutations(present, 2):
                 ok = ~np.isnan(block[a]) & ~np.isnan(block[b])
@@ -285,14 +255,16 @@ def model_vs_model(prep: Prepared, settings: StatsSettings) -> list[Record]:
                         "n": int(ok.sum()),
                         "test": "wilcoxon (one-sided: model better than other)",
                         "test_family": f"significance_map:{info.name}:{base['condition']}/{split}",
+                        "exploratory": True,
                     }
                 )
-    cis = _mean_cis(diffs, clusters, settings)
-    for r, interval, t in zip(pair_records, cis, wilcoxon_many(diffs), strict=True):
-        r.update(_ci_fields(interval))
-        r["statistic"] = t.statistic
-        r["p_value"] = t.p_value
-        r["note"] = _notes(interval.note, t.note)
+    for r, d, u in zip(pair_records, diffs, clusters, strict=True):
+        c = compare_paired(d, u, settings)
+        r.update(comparison_fields(c))
+        r["note"] = _notes(
+            "descriptive metric: no better or worse" if r["better"] is None and _descriptive(prep, r) else "",
+            comparison_note(c),
+        )
     for r, t in zip(sig_records, wilcoxon_many(sig_diffs, alternative="greater"), strict=True):
         r["statistic"] = t.statistic
         r["p_value"] = t.p_value

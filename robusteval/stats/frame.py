@@ -58,13 +58,18 @@ KEY = ["model", "case_id", "shift", "severity"]
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """A metric column: its direction, its declared worst value and a note when the direction is assumed."""
+    """A metric column: its direction, its declared worst value and a note when the direction is assumed.
+
+    ``descriptive`` metrics (volumes) describe a case rather than score it: no better or worse, no degradation,
+    no ranking (their ``higher_is_better`` is nominal and never used).
+    """
 
     name: str
     higher_is_better: bool
     registered: bool
     worst_value: float | None
     note: str = ""
+    descriptive: bool = False
 
     @property
     def sign(self) -> float:
@@ -77,7 +82,9 @@ def metric_info(name: str, worst_values: Mapping[str, float] | None = None) -> M
     worst = None if worst_values is None else worst_values.get(name)
     worst_f = None if worst is None else float(worst)
     if name in METRICS:
-        return MetricInfo(name, bool(METRICS.get(name).higher_is_better), True, worst_f)
+        metric = METRICS.get(name)
+        descriptive = bool(getattr(metric, "descriptive", False))
+        return MetricInfo(name, bool(metric.higher_is_better), True, worst_f, descriptive=descriptive)
     note = f"metric {name!r} is not in the metric registry; assumed higher is better"
     return MetricInfo(name, True, False, worst_f, note)
 
@@ -261,8 +268,14 @@ def prepare(
     rows["is_shift"] = ~clean & ~rows["is_label_noise"]
     if cluster is None:
         rows["cluster"] = rows["case_id"]
+        repeated = rows.groupby("subject_id")["case_id"].nunique()
+        if bool((repeated > 1).any()):
+            notes.append(
+                f"{int((repeated > 1).sum())} subject(s) have several cases, but cluster is null: their cases are "
+                "treated as independent (intervals too narrow, tests too liberal); cluster: auto resamples subjects"
+            )
     else:
-        column = {"subject": "subject_id", "site": "site"}[cluster]
+        column = {"auto": "subject_id", "subject": "subject_id", "site": "site"}[cluster]
         rows["cluster"] = rows[column]
     rows = rows.reset_index(drop=True)
     if len(rows) == 0:

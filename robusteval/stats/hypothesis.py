@@ -149,7 +149,7 @@ def _cheap_gc() -> Iterator[None]:
 
 
 def adjust_families(
-    families: Sequence[ArrayLike], method: Literal["holm", "fdr_bh"] = "holm"
+    families: Sequence[ArrayLike], method: Literal["holm", "fdr_bh", "bonferroni"] = "holm"
 ) -> list[NDArray[np.float64]]:
     """:func:`adjust_pvalues` for several families of tests at once (one family per array)."""
     out: list[NDArray[np.float64]] = []
@@ -164,7 +164,9 @@ def adjust_families(
     return out
 
 
-def adjust_pvalues(p_values: ArrayLike, method: Literal["holm", "fdr_bh"] = "holm") -> NDArray[np.float64]:
+def adjust_pvalues(
+    p_values: ArrayLike, method: Literal["holm", "fdr_bh", "bonferroni"] = "holm"
+) -> NDArray[np.float64]:
     """Multiplicity-adjusted p-values by ``statsmodels.stats.multitest.multipletests(method=method)``.
 
     NaN entries (tests that could not be run) stay NaN and are not counted in the family.

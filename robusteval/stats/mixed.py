@@ -9,6 +9,14 @@ linearly dependent on earlier ones (family x condition combinations absent from 
 listed. Warnings raised during the fit (e.g. ``ConvergenceWarning``) are captured into the ``fit`` record
 (``converged``, ``warnings``) and never hidden; a model that cannot be fitted gives a ``skipped`` record
 with the reason. Coefficient p-values (Wald z) are adjusted across the fit's non-intercept coefficients.
+
+Fit what the data support: the full model ``family * condition`` is tried first, then ``family + condition``,
+then ``family`` alone (each with the site term when there is one). A fit is accepted when the optimizer
+converged, every fixed-effect standard error is finite and statsmodels did not warn that the Hessian is not
+positive definite (a random-intercept variance on the boundary, 0, is accepted with a note: the model then
+reduces to least squares). The ``fit`` record lists every attempt (``attempts``) and says which was accepted;
+when none is, the ``fit`` record has ``accepted: false`` and the coefficients carry estimates only, no
+interval, p-value or significance (``reported: false``), so the verdict can say that the fit failed.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 __all__ = ["MIN_SUBJECTS", "mixed_effects"]
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,13 +62,21 @@ def _dummies(values: pd.Series, name: str, reference: str) -> pd.DataFrame:
     return pd.DataFrame({f"{name}[T.{lv}]": (values == lv).astype(np.float64) for lv in levels}, index=values.index)
 
 
-def _design(data: pd.DataFrame, ref_family: str, ref_condition: str, sites: bool) -> pd.DataFrame:
-    """Fixed-effects design: intercept, family, condition, family x condition (patsy naming), site."""
+def _design(
+    data: pd.DataFrame, ref_family: str, ref_condition: str, sites: bool, terms: str = "interaction"
+) -> pd.DataFrame:
+    """Fixed-effects design: intercept, family, condition, family x condition (patsy naming), site.
+
+    ``terms``: ``interaction`` (all of them), ``additive`` (no family x condition) or ``family`` (no condition).
+    """
     fam = _dummies(data["family"], "family", ref_family)
     cond = _dummies(data["condition"], "condition", ref_condition)
-    parts = [pd.DataFrame({"Intercept": np.ones(len(data))}, index=data.index), fam, cond]
-    inter = {f"{f}:{c}": fam[f] * cond[c] for f in fam.columns for c in cond.columns}
-    parts.append(pd.DataFrame(inter, index=data.index))
+    parts = [pd.DataFrame({"Intercept": np.ones(len(data))}, index=data.index), fam]
+    if terms != "family":
+        parts.append(cond)
+    if terms == "interaction":
+        inter = {f"{f}:{c}": fam[f] * cond[c] for f in fam.columns for c in cond.columns}
+        parts.append(pd.DataFrame(inter, index=data.index))
     if sites:
         parts.append(_dummies(data["site"], "site", sorted(data["site"].unique())[0]))
     return pd.concat(parts, axis=1)
@@ -95,15 +112,46 @@ def _fit_one(prep: Prepared, settings: StatsSettings, metric: str) -> list[Recor
     conditions = sorted(data["condition"].unique())
     ref_condition = CLEAN if CLEAN in conditions else conditions[0]
     has_sites = data["site"].nunique() > 1
-    formula = f"{metric} ~ family * condition" if len(conditions) > 1 else f"{metric} ~ family"
-    formula += " + site" if has_sites else ""
-    x = _design(data, ref_family, ref_condition, has_sites)
-    keep = _independent_columns(x.to_numpy(dtype=np.float64))
-    dropped = [str(c) for i, c in enumerate(x.columns) if i not in keep]
-    x = x.iloc[:, keep]
+    site = " + site" if has_sites else ""
+    candidates = [("interaction", f"{metric} ~ family * condition{site}")] if len(conditions) > 1 else []
+    if len(conditions) > 1:
+        candidates.append(("additive", f"{metric} ~ family + condition{site}"))
+    candidates.append(("family", f"{metric} ~ family{site}"))
+    attempts: list[Record] = []
+    chosen: tuple[str, Any, pd.DataFrame, list[str], list[str]] | None = None
+    last: tuple[str, Any, pd.DataFrame, list[str], list[str]] | None = None
+    for terms, formula in candidates:
+        x = _design(data, ref_family, ref_condition, has_sites, terms)
+        keep = _independent_columns(x.to_numpy(dtype=np.float64))
+        dropped = [str(c) for i, c in enumerate(x.columns) if i not in keep]
+        x = x.iloc[:, keep]
+        try:
+            with warnings.catch_warnings(record=True) as messages, np.errstate(all="ignore"):
+                warnings.simplefilter("always")
+                result = MixedLM(data["y"], x, groups=data["subject"]).fit(reml=True)
+            caught = [f"{type(m.message).__name__}: {m.message}" for m in messages]
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            attempts.append({"formula": formula, "accepted": False, "reason": f"could not be fitted: {exc}"})
+            continue
+        reason = _rejection(result, caught)
+        attempts.append(
+            {"formula": formula, "accepted": not reason, "converged": bool(getattr(result, "converged", False)),
+             "warnings": caught, "reason": reason}
+        )  # fmt: skip
+        last = (formula, result, x, dropped, caught)
+        if not reason:
+            chosen = last
+            break
+    if last is None:
+        reasons = "; ".join(str(a["reason"]) for a in attempts)
+        return [_skip(metric, f"MixedLM could not be fitted: {reasons}") | {"formula": candidates[0][1]}]
+    accepted = chosen is not None
+    formula, result, x, dropped, caught = chosen if chosen is not None else last
     base: Record = {
         "metric": metric,
         "formula": formula,
+        "full_formula": candidates[0][1],
+        "simplified": formula != candidates[0][1],
         "groups": "subject_id",
         "n_obs": len(data),
         "n_groups": subjects,
@@ -113,15 +161,6 @@ def _fit_one(prep: Prepared, settings: StatsSettings, metric: str) -> list[Recor
         "condition_factor": settings.mixed_condition,
         "dropped_terms": dropped,
     }
-    caught: list[str] = []
-    try:
-        with warnings.catch_warnings(record=True) as messages, np.errstate(all="ignore"):
-            warnings.simplefilter("always")
-            model = MixedLM(data["y"], x, groups=data["subject"])
-            result = model.fit(reml=True)
-        caught = [f"{type(m.message).__name__}: {m.message}" for m in messages]
-    except (np.linalg.LinAlgError, ValueError) as exc:
-        return [_skip(metric, f"MixedLM could not be fitted: {exc}") | {"formula": formula}]
     converged = bool(getattr(result, "converged", False))
     fe = result.fe_params
     bse = result.bse_fe
@@ -130,17 +169,29 @@ def _fit_one(prep: Prepared, settings: StatsSettings, metric: str) -> list[Recor
     z = fe / bse
     p = result.pvalues.loc[fe.index]
     notes = []
+    if not accepted:
+        notes.append(
+            f"no model the data support could be fitted ({len(attempts)} tried): estimates are shown without "
+            "intervals or tests"
+        )
+    elif formula != candidates[0][1]:
+        rejected = "; ".join(f"{a['formula']}: {a['reason']}" for a in attempts if not a["accepted"])
+        notes.append(f"simplified to {formula} ({rejected})")
     if not converged:
         notes.append("the optimizer did not converge: treat estimates with caution")
     if caught:
         notes.append(f"{len(caught)} warning(s) during the fit")
+    if any("boundary" in w for w in caught):
+        notes.append("the subject variance is on the boundary (0): the fit reduces to least squares")
     if dropped:
         notes.append(f"{len(dropped)} inestimable design column(s) dropped")
     fit: Record = {
         "kind": "fit",
         **base,
+        "accepted": accepted,
         "converged": converged,
         "warnings": caught,
+        "attempts": attempts,
         "method": "REML",
         "log_likelihood": float(result.llf),
         "group_var": float(np.asarray(result.cov_re)[0, 0]),
@@ -155,17 +206,18 @@ def _fit_one(prep: Prepared, settings: StatsSettings, metric: str) -> list[Recor
                 "metric": metric,
                 "term": str(term),
                 "estimate": float(fe[term]),
-                "std_error": float(bse[term]),
-                "z": float(z[term]),
-                "ci_low": float(ci.loc[term].iloc[0]),
-                "ci_high": float(ci.loc[term].iloc[1]),
-                "p_value": float(p[term]),
+                "std_error": float(bse[term]) if accepted else None,
+                "z": float(z[term]) if accepted else None,
+                "ci_low": float(ci.loc[term].iloc[0]) if accepted else None,
+                "ci_high": float(ci.loc[term].iloc[1]) if accepted else None,
+                "p_value": float(p[term]) if accepted else None,
                 "converged": converged,
+                "reported": accepted,
                 "test_family": f"mixed:{metric}",
-                "note": "" if converged else "fit did not converge",
+                "note": "" if accepted else "the fit failed: estimate only, no interval or test",
             }
         )
-    tested = [r for r in coef_records if r["term"] != "Intercept"]
+    tested = [r for r in coef_records if r["term"] != "Intercept" and r["p_value"] is not None]
     adjusted = adjust_pvalues([r["p_value"] for r in tested], settings.multiple_testing)
     for r, pa in zip(tested, adjusted, strict=True):
         r["p_adjusted"] = float(pa)
@@ -173,7 +225,21 @@ def _fit_one(prep: Prepared, settings: StatsSettings, metric: str) -> list[Recor
         r["significant"] = bool(pa < alpha) if np.isfinite(pa) else None
     for r in coef_records:
         r.setdefault("p_adjusted", None)
+        r.setdefault("significant", None)
     return [fit, *coef_records]
+
+
+def _rejection(result: Any, caught: list[str]) -> str:
+    """Why a fit is not accepted ("" when it is): no convergence, a non-finite standard error, or statsmodels'
+    warning that the Hessian is not positive definite."""
+    if not bool(getattr(result, "converged", False)):
+        return "the optimizer did not converge"
+    bse = np.asarray(result.bse_fe, dtype=np.float64)
+    if not np.all(np.isfinite(bse)):
+        return "some fixed-effect standard errors are not finite"
+    if any("Hessian" in w and "positive definite" in w for w in caught):
+        return "the Hessian is not positive definite (standard errors unreliable)"
+    return ""
 
 
 def mixed_effects(prep: Prepared, settings: StatsSettings) -> list[Record]:

@@ -8,9 +8,11 @@ On the ID test cases that have every simulated shift (label noise excluded) for 
   the case's own clean value, averaged over shifts (positive = worse); its mean over cases is the ROOD-MRI
   degradation of ``robustness.py`` computed on these cases.
 
-Records (``kind``): ``pooled`` per model and quantity (mean with a case-bootstrap interval, as the cells');
-``pooled_vs`` per model pair and quantity: the paired per-case difference ``model_a - model_b`` with its
-interval and a Wilcoxon signed-rank p-value, adjusted over the pairs of the quantity (``test_family``).
+Records (``kind``): ``pooled`` per model and quantity (mean with the cells' interval: bootstrap-t by default,
+subjects resampled where one holds several cases); ``pooled_vs`` per model pair and quantity: the paired
+per-case difference ``model_a - model_b``, its paired t test (cluster-robust) and the interval that inverts
+it, adjusted over the pairs of the quantity (``test_family``; exploratory: the primary questions in
+``primary.py`` ask the per-model and per-family versions). Nothing for a descriptive metric.
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ from itertools import combinations
 
 import numpy as np
 
-from robusteval.stats.comparisons import _adjust, _ci_fields, _mean_cis
+from robusteval.stats.estimates import (
+    adjust_records,
+    compare_paired,
+    comparison_fields,
+    comparison_note,
+    interval_flags,
+    mean_intervals,
+)
 from robusteval.stats.frame import CLEAN, LABEL_NOISE, Prepared
-from robusteval.stats.hypothesis import wilcoxon_many
 from robusteval.stats.records import Record
 from robusteval.stats.settings import StatsSettings
 
@@ -36,6 +44,8 @@ def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
     if metric not in {m.name for m in prep.metrics}:
         return []
     info = prep.info(metric)
+    if info.descriptive:
+        return []
     cube = prep.cube(metric)
     shift_idx = [
         k
@@ -76,7 +86,9 @@ def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
     out: list[Record] = []
     for quantity in QUANTITIES:
         values = per_case[quantity]
-        for model, ci in zip(cube.models, _mean_cis(list(values), [clusters] * len(values), settings), strict=True):
+        intervals = mean_intervals(list(values), [clusters] * len(values), settings)
+        for model, ci in zip(cube.models, intervals, strict=True):
+            flags, flag_notes = interval_flags(ci.n, ci.n_clusters)
             out.append(
                 {
                     "kind": "pooled",
@@ -87,7 +99,9 @@ def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                     "ci_low": ci.low,
                     "ci_high": ci.high,
                     "method": ci.method,
-                    "note": "; ".join(p for p in (note, ci.note) if p),
+                    "n_units": ci.n_clusters,
+                    **flags,
+                    "note": "; ".join(p for p in (note, ci.note, *flag_notes) if p),
                 }
             )
         pairs = list(combinations(range(len(cube.models)), 2))
@@ -99,15 +113,16 @@ def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                 "model_b": cube.models[b],
                 "quantity": quantity,
                 **common,
-                "test": "wilcoxon",
+                "test": "paired t",
                 "test_family": f"pooled:{quantity}:{metric}",
+                "exploratory": True,
             }
             for a, b in pairs
         ]
-        cis = _mean_cis(diffs, [clusters] * len(diffs), settings)
-        for r, ci, t in zip(vs, cis, wilcoxon_many(diffs), strict=True):
-            r.update(_ci_fields(ci))
-            r.update(statistic=t.statistic, p_value=t.p_value, note="; ".join(p for p in (note, ci.note, t.note) if p))
-        _adjust(vs, settings)
+        for r, d in zip(vs, diffs, strict=True):
+            c = compare_paired(d, clusters, settings)
+            r.update(comparison_fields(c))
+            r["note"] = "; ".join(p for p in (note, comparison_note(c)) if p)
+        adjust_records(vs, settings)
         out.extend(vs)
     return out

@@ -39,6 +39,9 @@ def rank_stability(prep: Prepared, settings: StatsSettings) -> list[Record]:
             }
         ]
     info = prep.info(metric)
+    if info.descriptive:
+        note = f"{metric!r} is descriptive: models are not ranked by it"
+        return [{"kind": "skipped", "metric": metric, "note": note}]
     if prep.rows.empty:
         return []
     cube = prep.cube(metric)
@@ -74,7 +77,7 @@ def rank_stability(prep: Prepared, settings: StatsSettings) -> list[Record]:
         else:
             _, codes = np.unique(cube.case_cluster[mask][complete].astype(str), return_inverse=True)
         k = int(codes.max()) + 1
-        if k < 3:
+        if k < 3 or k == values.shape[1]:  # too few clusters, or none holds two cases: resample cases
             codes, k = np.arange(values.shape[1]), values.shape[1]
             note = "; ".join(x for x in (note, "fewer than 3 clusters: cases resampled") if x)
         sums = np.zeros((len(models), k))

@@ -17,6 +17,7 @@ better, -1 otherwise):
   models; a model's ER = sign * (OOD - line(ID)) (positive = more robust than the trend). Needs 3+ models.
 - Pooled (``pooled.py``, headline metric): per-case OOD mean and ROOD-MRI degradation on the ID cases with
   every shift, with intervals and paired model-vs-model tests (``pooled`` / ``pooled_vs``).
+- Descriptive metrics (volumes): a ``skipped`` record saying so, and the label-noise moves only.
 - Label noise: rows with ``shift_family == "label_noise"`` score the ID clean predictions against perturbed
   reference labels. Per model: the mean's move (noisy - clean reference, paired cases); per simulated shift
   S with a composed condition ``S+<noise>`` in the data, the move of the ID-vs-OOD difference
@@ -411,7 +412,7 @@ def _label_noise(prep: Prepared, info: MetricInfo) -> list[Record]:
                     }
                 )
         common = sorted(set(clean_means) & set(noisy_means))
-        if len(common) >= 2:
+        if len(common) >= 2 and not info.descriptive:
             r_clean = rank_models([clean_means[c] for c in common], info.higher_is_better)
             r_noisy = rank_models([noisy_means[c] for c in common], info.higher_is_better)
             tau = float(kendall_tau_b(r_clean, r_noisy[None, :])[0])
@@ -435,6 +436,18 @@ def robustness_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
     """All robustness records for every analysed metric (``kind`` tells them apart)."""
     out: list[Record] = []
     for info in prep.metrics:
+        if info.descriptive:
+            out.append(
+                {
+                    "kind": "skipped",
+                    "model": None,
+                    "metric": info.name,
+                    "note": "descriptive metric (it describes a case, it does not score it): no ROOD-MRI "
+                    "degradation, corruption error, worst group, effective robustness or ranking",
+                }
+            )
+            out.extend(_label_noise(prep, info))
+            continue
         means = _means(prep, info.name)
         out.extend(_rood(prep, settings, info, means))
         out.extend(_mce(prep, settings, info, means))

@@ -73,6 +73,44 @@ def test_ood_and_robust_cards_have_intervals_and_paired_tests(rich_html: str, ri
         assert f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}]" in card
 
 
+def test_verdict_leads_with_the_primary_questions(rich_html: str, rich_run: Path) -> None:
+    """Primary questions first, each with the interval adjusted as its p-value; the power line and the notes."""
+    verdict = _section(rich_html, "verdict")
+    assert verdict.index("Primary questions") < verdict.index("Best models") < verdict.index("Best in distribution")
+    summary = json.loads((rich_run / "summary.json").read_text())
+    tested = [r for r in summary["primary"] if r["kind"] == "question" and r["p_adjusted"] is not None]
+    assert tested
+    table = verdict[verdict.index('<table class="primary">') :]
+    table = table[: table.index("</table>")]
+    for r in tested:
+        row = next(line for line in table.split("<tr") if str(escape(r["label"])) in line)
+        assert fmt_ci(r["ci_adjusted_low"], r["ci_adjusted_high"]) in row
+        assert fmt_p(r["p_adjusted"]) in row
+        assert "significant" in row
+        assert ("not significant" in row) != r["significant"]
+    assert "Power: at the run" in verdict
+    assert "cannot detect a 0.050 dsc difference" in verdict
+    assert "Small samples:" in verdict
+    assert "exploratory" in verdict
+
+
+def test_verdict_says_when_the_mixed_model_failed(rich_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "failed-fit"
+    shutil.copytree(rich_run, run)
+    summary = json.loads((run / "summary.json").read_text())
+    for r in summary["mixed_effects"]:
+        if r["kind"] == "fit":
+            r.update(accepted=False, note="no model the data support could be fitted (3 tried)")
+            r["attempts"] = [{"formula": r["formula"], "accepted": False, "reason": "the optimizer did not converge"}]
+        elif r["kind"] == "coefficient":
+            r.update(reported=False, ci_low=None, ci_high=None, p_value=None, p_adjusted=None, significant=None)
+    (run / "summary.json").write_text(json.dumps(summary))
+    verdict = _section(render_report(run).read_text(encoding="utf-8"), "verdict")
+    assert "The mixed model of dsc failed" in verdict
+    assert "Mixed model failed" in verdict
+    assert "family[T.vit]" not in verdict  # no family effect is reported from a failed fit
+
+
 def test_tables_and_sections_have_content(rich_html: str) -> None:
     table = _section(rich_html, "id-vs-ood")
     assert "OOD sites (pooled)" in table

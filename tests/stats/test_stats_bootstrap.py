@@ -12,7 +12,12 @@ import pytest
 from scipy import stats
 
 import robusteval.stats.bootstrap as bootstrap_module
-from robusteval.stats.bootstrap import bootstrap_intervals, bootstrap_mean_differences, expanded_level
+from robusteval.stats.bootstrap import (
+    bootstrap_intervals,
+    bootstrap_mean_differences,
+    bootstrap_t_intervals,
+    expanded_level,
+)
 from robusteval.stats.settings import StatsSettings
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -163,8 +168,10 @@ def test_degenerate_cells_have_stated_fallbacks() -> None:
     assert (one.method, one.estimate) == ("none", 0.4)
     assert math.isnan(one.low)
     assert "n=1" in one.note
-    assert (two.method, two.low, two.high) == ("range", 0.2, 0.6)
+    assert two.method == "none"  # n = 2: no interval (never [min, max] labelled as a 95% interval)
+    assert (math.isnan(two.low), math.isnan(two.high), two.estimate) == (True, True, pytest.approx(0.4))
     assert "n=2" in two.note
+    assert "3 or more" in two.note
     assert (equal.method, equal.low, equal.high) == ("degenerate", 0.5, 0.5)
     assert "equal" in equal.note
     assert ok.method == "BCa"
@@ -183,12 +190,84 @@ def test_bca_undefined_falls_back_to_percentile() -> None:
     assert (res.low, res.high) == (lo, hi)
 
 
-def test_too_few_clusters_resample_cases() -> None:
+def test_too_few_clusters_give_no_interval_unless_asked_to_resample_cases() -> None:
     x = np.array([0.1, 0.4, 0.5, 0.9, 0.3])
-    res = bootstrap_intervals([x], clusters=[np.array(["s1", "s1", "s2", "s2", "s2"])], n_resamples=B)["mean"][0]
-    assert "cluster" in res.note
-    assert res.n_clusters == 5
-    assert res.method == "BCa"
+    labels = [np.array(["s1", "s1", "s2", "s2", "s2"])]
+    res = bootstrap_intervals([x], clusters=labels, n_resamples=B)["mean"][0]
+    assert res.method == "none"
+    assert math.isnan(res.low)
+    assert "2 subject(s) or cluster(s)" in res.note
+    cases = bootstrap_intervals([x], clusters=labels, n_resamples=B, too_few_clusters="cases")["mean"][0]
+    assert "cases resampled instead of clusters" in cases.note
+    assert cases.n_clusters == 5
+    assert cases.method == "BCa"
+
+
+def test_distinct_cluster_labels_are_case_resampling() -> None:
+    """``cluster: auto`` labels every case with its subject: when no subject repeats, nothing changes."""
+    x = np.random.default_rng(1).beta(5, 2, 12)
+    labels = np.array([f"s{i}" for i in (5, 3, 11, 0, 1, 2, 4, 6, 7, 8, 9, 10)])
+    for fn in (
+        lambda c: bootstrap_intervals([x], clusters=c, n_resamples=B)["mean"][0],
+        lambda c: bootstrap_t_intervals([x], clusters=c, n_resamples=B)[0],
+    ):
+        assert fn(None) == fn([labels])
+
+
+def _bootstrap_t_reference(x: np.ndarray, labels: np.ndarray, b: int, seed: int, level: float) -> tuple[float, float]:
+    """A per-resample loop: draw clusters, T* = (mean* - mean) / SE* with the cluster-robust SE."""
+    units = np.unique(labels)
+    k = len(units)
+    groups = [x[labels == u] for u in units]
+
+    def mean_se(gs: list[np.ndarray]) -> tuple[float, float]:
+        total = sum(len(g) for g in gs)
+        m = sum(float(g.sum()) for g in gs) / total
+        v = k / (k - 1) * sum((float(g.sum()) - m * len(g)) ** 2 for g in gs) / total**2
+        return m, math.sqrt(v)
+
+    m, se = mean_se(groups)
+    idx = np.random.default_rng(seed).integers(0, k, (b, k))
+    t = np.array([(lambda ms: (ms[0] - m) / ms[1])(mean_se([groups[j] for j in row])) for row in idx])
+    lo_q, hi_q = np.quantile(t, [(1 - level) / 2, (1 + level) / 2])
+    return m - hi_q * se, m - lo_q * se
+
+
+def test_bootstrap_t_equals_a_per_resample_loop() -> None:
+    rng = np.random.default_rng(12)
+    x = rng.beta(8, 2, 14)
+    ours = bootstrap_t_intervals([x], n_resamples=B, seed=3)[0]
+    lo, hi = _bootstrap_t_reference(x, np.arange(14), B, 3, 0.95)
+    assert (ours.low, ours.high) == (pytest.approx(lo, rel=1e-9), pytest.approx(hi, rel=1e-9))
+    assert ours.method == "bootstrap-t"
+    assert ours.estimate == pytest.approx(x.mean())
+    sizes = rng.integers(1, 4, 9)
+    labels = np.repeat(np.arange(9), sizes)
+    v = rng.normal(0.7, 0.1, len(labels)) + np.repeat(rng.normal(0, 0.1, 9), sizes)
+    ours = bootstrap_t_intervals([v], clusters=[labels], n_resamples=B, seed=5, confidence_level=0.9)[0]
+    lo, hi = _bootstrap_t_reference(v, labels, B, 5, 0.9)
+    assert (ours.low, ours.high) == (pytest.approx(lo, rel=1e-9), pytest.approx(hi, rel=1e-9))
+    assert ours.n_clusters == 9
+
+
+def test_bootstrap_t_small_units_use_student_t_and_n_below_3_has_none() -> None:
+    """3 to 5 units: the Student-t interval of scipy (same standard error); 2 or fewer: no interval."""
+    x = np.array([0.71, 0.78, 0.64, 0.83])
+    four, two = bootstrap_t_intervals([x, x[:2]], n_resamples=B)
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(0.95)
+    assert (four.method, four.low, four.high) == ("t", pytest.approx(ci.low), pytest.approx(ci.high))
+    assert two.method == "none"
+    assert "n=2" in two.note
+
+
+def test_bootstrap_t_with_ties_falls_back_to_student_t() -> None:
+    """Most resamples without spread: T* is infinite too often for its quantiles; Student's t, with a note."""
+    x = np.array([0.0] * 5 + [0.8, 0.0])
+    res = bootstrap_t_intervals([x], n_resamples=B)[0]
+    assert res.method == "t"
+    assert "bootstrap-t undefined" in res.note
+    assert math.isfinite(res.low)
+    assert math.isfinite(res.high)
 
 
 def test_coverage_of_the_mean_interval() -> None:

@@ -111,7 +111,8 @@ def test_settings_from_mapping_and_validation() -> None:
     assert settings.cluster == "subject"
     assert settings.to_dict()["checks"][0]["max"] == 0.05
     assert StatsSettings().n_resamples == 10_000
-    assert StatsSettings().ci_method == "BCa"
+    assert StatsSettings().ci_method == "bootstrap-t"
+    assert StatsSettings().cluster == "auto"
     assert StatsSettings().rood_alpha == pytest.approx(2 / 3)
     with pytest.raises(RobustEvalError, match="ci_method"):
         StatsSettings(ci_method="basic")  # type: ignore[arg-type]

@@ -94,3 +94,36 @@ def test_metric_not_analysed_and_condition_factor(cases: pd.DataFrame) -> None:
     per_family = _fit(cases, StatsSettings(n_resamples=200, mixed_condition="shift_family"))
     terms = {r["term"] for r in per_family if r["kind"] == "coefficient"}
     assert "condition[T.artifact]" in terms
+
+
+def test_a_fit_that_fails_is_simplified_then_reported_as_failed(
+    cases: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fit what the data support: a rejected full model gives way to the additive one; when every model is
+    rejected the fit says so and its coefficients carry no interval, p-value or significance."""
+    import robusteval.stats.mixed as mixed_module
+
+    calls: list[str] = []
+
+    def reject_first(result: Any, caught: list[str]) -> str:
+        calls.append("x")
+        return "the Hessian is not positive definite (forced)" if len(calls) == 1 else ""
+
+    monkeypatch.setattr(mixed_module, "_rejection", reject_first)
+    records = _fit(cases)
+    fit = next(r for r in records if r["kind"] == "fit")
+    assert (fit["formula"], fit["simplified"], fit["accepted"]) == ("dsc ~ family + condition + site", True, True)
+    assert fit["full_formula"] == "dsc ~ family * condition + site"
+    assert [a["accepted"] for a in fit["attempts"]] == [False, True]
+    assert "simplified to" in fit["note"]
+    assert not any(":" in r["term"] for r in records if r["kind"] == "coefficient")
+
+    monkeypatch.setattr(mixed_module, "_rejection", lambda result, caught: "did not converge (forced)")
+    records = _fit(cases)
+    fit = next(r for r in records if r["kind"] == "fit")
+    assert fit["accepted"] is False
+    assert len(fit["attempts"]) == 3
+    coefs = [r for r in records if r["kind"] == "coefficient"]
+    assert coefs
+    assert all(r["reported"] is False and r["p_value"] is None and r["significant"] is None for r in coefs)
+    assert all(r["ci_low"] is None for r in coefs)

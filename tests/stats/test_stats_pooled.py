@@ -1,5 +1,5 @@
 """Pooled OOD mean and per-case ROOD-MRI degradation with intervals and paired tests (the verdict's numbers),
-checked against hand formulas, the ROOD-MRI records and scipy."""
+checked against hand formulas, the ROOD-MRI records and scipy (paired t, its interval, Holm)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from robusteval.stats import StatsSettings, summarize
-from robusteval.stats.bootstrap import bootstrap_intervals
+from robusteval.stats.bootstrap import bootstrap_t_intervals
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -65,7 +65,7 @@ def test_pooled_ood_mean_and_degradation_by_hand(result: tuple[pd.DataFrame, lis
         assert pooled[(model, "degradation")]["estimate"] == pytest.approx(rood[model]["degradation"])
         assert pooled[(model, "ood_mean")]["n"] == 7
         assert pooled[(model, "ood_mean")]["n_conditions"] == 3
-        ci = bootstrap_intervals([ood.to_numpy()], n_resamples=1000, small_sample=True)["mean"][0]
+        ci = bootstrap_t_intervals([ood.to_numpy()], n_resamples=1000)[0]
         assert pooled[(model, "ood_mean")]["ci_low"] == pytest.approx(ci.low, abs=1e-9)
         assert pooled[(model, "ood_mean")]["ci_high"] == pytest.approx(ci.high, abs=1e-9)
 
@@ -82,10 +82,17 @@ def test_pooled_pairs_against_scipy_and_holm(result: tuple[pd.DataFrame, list[di
         db = _wide(cases, r["model_b"]).drop(columns=[("clean", 0)]).mean(axis=1)
         d = (da - db).to_numpy()
         assert r["diff"] == pytest.approx(d.mean())
-        assert r["ci_low"] < r["diff"] < r["ci_high"]
-        p = stats.wilcoxon(d).pvalue
-        assert r["p_value"] == pytest.approx(p)
-        p_raw.append(p)
+        test = stats.ttest_1samp(d, 0.0)
+        ci = test.confidence_interval(0.95)
+        assert (r["ci_low"], r["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+        assert r["p_value"] == pytest.approx(test.pvalue)
+        p_raw.append(test.pvalue)
     holm = multipletests(p_raw, method="holm")[1]
     assert [r["p_adjusted"] for r in vs] == pytest.approx(list(holm))
+    for r in vs:  # the interval adjusted as the p-value was: it excludes 0 exactly when significant
+        level = 1 - 0.05 * r["p_value"] / r["p_adjusted"]
+        assert r["adjusted_level"] == pytest.approx(level)
+        q = stats.t.ppf(0.5 + level / 2, r["df"])
+        assert r["ci_adjusted_low"] == pytest.approx(r["diff"] - q * r["std_error"])
+        assert (r["ci_adjusted_low"] > 0 or r["ci_adjusted_high"] < 0) == r["significant"]
     assert all(r["test_family"] == "pooled:ood_mean:dsc" for r in vs)

@@ -14,7 +14,7 @@ from statsmodels.stats.multitest import multipletests
 
 from robusteval.errors import RobustEvalError
 from robusteval.stats import OUTPUT_KEYS, CheckSpec, StatsSettings, summarize
-from robusteval.stats.bootstrap import expanded_level
+from robusteval.stats.bootstrap import bootstrap_t_intervals
 from robusteval.stats.synthetic import make_cases
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -101,17 +101,10 @@ def test_cell_values(result: Result, cases: pd.DataFrame) -> None:
     assert cell["median"] == pytest.approx(values.median())
     assert cell["ci_low"] < cell["mean"] < cell["ci_high"]
     assert cell["split"] == "ood"
-    level = expanded_level(0.95, len(values))  # the default small-sample expansion
-    res = stats.bootstrap(
-        (values.to_numpy(),),
-        np.mean,
-        n_resamples=400,
-        vectorized=True,
-        axis=-1,
-        confidence_level=level,
-        rng=np.random.default_rng(5),
-    )
-    assert cell["ci_low"] == pytest.approx(float(res.confidence_interval.low), rel=1e-9)
+    ci = bootstrap_t_intervals([values.to_numpy()], n_resamples=400, seed=5)[0]  # the default: bootstrap-t
+    assert (cell["ci_low"], cell["ci_high"]) == (pytest.approx(ci.low, rel=1e-12), pytest.approx(ci.high, rel=1e-12))
+    assert cell["method"] == "bootstrap-t"
+    assert (cell["small_sample"], cell["clustered"]) == (False, False)
     per_site = [c for c in result["cells"] if c["condition"] == "clean" and c["split"] == "ood" and c["site"]]
     assert {c["site"] for c in per_site} == {"B", "C"}
 
@@ -129,8 +122,11 @@ def test_paired_id_vs_ood_against_scipy(result: Result, cases: pd.DataFrame) -> 
     )
     assert rec["diff"] == pytest.approx(d.mean())
     assert rec["degradation"] == pytest.approx(-d.mean())
-    assert rec["p_value"] == pytest.approx(float(stats.wilcoxon(d).pvalue), rel=1e-12)
-    assert rec["ci_low"] <= rec["diff"] <= rec["ci_high"]
+    test = stats.ttest_rel(shifted.loc[clean.index, "dsc"], clean["dsc"])  # every case has both
+    assert rec["p_value"] == pytest.approx(float(test.pvalue), rel=1e-10)
+    ci = test.confidence_interval(0.95)
+    assert (rec["ci_low"], rec["ci_high"]) == (pytest.approx(ci.low, rel=1e-10), pytest.approx(ci.high, rel=1e-10))
+    assert (rec["test"], rec["exploratory"], rec["df"]) == ("paired t", True, len(d) - 1)
     family = [r for r in result["id_vs_ood"] if r["test_family"] == "id_vs_ood:dsc"]
     p = np.array([r["p_value"] for r in family])
     adjusted = multipletests(p, method="holm")[1]
@@ -150,7 +146,11 @@ def test_site_id_vs_ood_against_scipy(result: Result, cases: pd.DataFrame) -> No
         if r["kind"] == "site" and r["model"] == "lst" and r["site"] == "C" and r["metric"] == "dsc"
     )
     assert rec["diff"] == pytest.approx(y.mean() - x.mean())
-    assert rec["p_value"] == pytest.approx(float(stats.mannwhitneyu(x, y).pvalue), rel=1e-12)
+    welch = stats.ttest_ind(y, x, equal_var=False)
+    assert rec["p_value"] == pytest.approx(float(welch.pvalue), rel=1e-10)
+    assert rec["df"] == pytest.approx(float(welch.df))
+    ci = welch.confidence_interval(0.95)
+    assert (rec["ci_low"], rec["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
     pooled = [r for r in result["id_vs_ood"] if r["kind"] == "site" and r["model"] == "lst" and r["site"] is None]
     assert len(pooled) == 3  # one per metric
     assert pooled[0]["n_ood"] == 20
@@ -168,7 +168,7 @@ def test_model_vs_model(result: Result, cases: pd.DataFrame) -> None:
     rec = next(r for r in pair if (r["model_a"], r["model_b"]) == ("lst", "resunet"))
     d = (sub["lst"] - sub["resunet"]).to_numpy()
     assert rec["diff"] == pytest.approx(d.mean())
-    assert rec["p_value"] == pytest.approx(float(stats.wilcoxon(d).pvalue), rel=1e-12)
+    assert rec["p_value"] == pytest.approx(float(stats.ttest_1samp(d, 0.0).pvalue), rel=1e-10)
     np.testing.assert_allclose(
         [r["p_adjusted"] for r in pair], multipletests([r["p_value"] for r in pair], method="holm")[1]
     )
@@ -197,18 +197,35 @@ def test_rank_stability(result: Result) -> None:
 
 
 def test_cluster_setting_is_used(cases: pd.DataFrame) -> None:
+    """``cluster: auto`` (the default) resamples and tests subjects where one has several cases; ``None`` does
+    not (and says so)."""
     df = make_cases(n_id=12, cases_per_subject=3, ood_sites={"B": 9}, seed=8)
-    base = StatsSettings(n_resamples=400)
-    naive = summarize(df, ["dsc"], base)
-    clustered = summarize(df, ["dsc"], StatsSettings(n_resamples=400, cluster="subject"))
+    naive = summarize(df, ["dsc"], StatsSettings(n_resamples=400, cluster=None))
+    auto = summarize(df, ["dsc"], StatsSettings(n_resamples=400))
+    subject = summarize(df, ["dsc"], StatsSettings(n_resamples=400, cluster="subject"))
 
-    def pick(out: Result) -> dict[str, Any]:
-        return next(c for c in out["cells"] if c["model"] == "unet" and c["condition"] == "motion@3")
+    def pick(out: Result, key: str = "cells") -> dict[str, Any]:
+        return next(c for c in out[key] if c["model"] == "unet" and c["condition"] == "motion@3")
 
-    assert pick(clustered)["n_clusters"] == 4
-    assert pick(clustered)["cluster"] == "subject"
+    assert pick(auto)["n_clusters"] == 4
+    assert pick(auto)["cluster"] == "auto"
+    assert pick(auto)["clustered"] is True
+    assert "12 rows from 4 subjects" in pick(auto)["note"]
+    assert (pick(subject)["ci_low"], pick(subject)["ci_high"]) == (pick(auto)["ci_low"], pick(auto)["ci_high"])
     assert pick(naive)["n_clusters"] == 12
-    assert math.isfinite(pick(clustered)["ci_low"])
+    assert pick(naive)["clustered"] is False
+    assert math.isfinite(pick(auto)["ci_low"])
+    assert any("cluster is null" in r["note"] for r in naive["data"] if r["kind"] == "note")
+    paired = pick(auto, "id_vs_ood")
+    assert (paired["n_units"], paired["df"], paired["clustered"]) == (4, 3, True)
+    ok = df[(df["status"] == "ok") & (df["model"] == "unet")]
+    d = (
+        ok[(ok["shift"] == "motion") & (ok["severity"] == 3)].set_index("case_id")["dsc"]
+        - ok[(ok["shift"] == "clean") & (ok["split"] == "id")].set_index("case_id")["dsc"]
+    ).dropna()
+    subjects = ok.drop_duplicates("case_id").set_index("case_id").loc[d.index, "subject_id"]
+    per_subject = d.groupby(subjects.to_numpy()).mean()  # equal cluster sizes: CR1 = t test on cluster means
+    assert paired["p_value"] == pytest.approx(float(stats.ttest_1samp(per_subject, 0.0).pvalue), rel=1e-10)
 
 
 def test_percentile_and_fdr_settings(cases: pd.DataFrame) -> None:
