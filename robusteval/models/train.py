@@ -29,6 +29,7 @@ from robusteval.models.base import ADAPTERS, InferenceSettings, ModelAdapter, no
 from robusteval.models.knn import sample_training_points
 from robusteval.models.monai_net import network_class
 from robusteval.models.zoo_entry import ZOO_DIR
+from robusteval.paths import default_cache_dir
 
 
 @dataclass(frozen=True)
@@ -477,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entry", choices=sorted(RECIPES), action="append", help="default: every entry")
     parser.add_argument("--iterations", type=int, default=None)
-    parser.add_argument("--cache", type=Path, default=Path("reports/.cache"))
+    parser.add_argument("--cache", type=Path, default=None, help="data cache (default: the runs' cache)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--generator", choices=("1", "2"), default=SynthSpec.version, help="training data version")
     parser.add_argument("--zoo-dir", type=Path, default=ZOO_DIR, help="where weights and cards go")
@@ -491,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         "--evaluate-only", action="store_true", help="recompute the cards' metrics of trained entries; no training"
     )
     args = parser.parse_args(argv)
+    args.cache = args.cache or default_cache_dir()
     for entry in args.entry or sorted(RECIPES):
         if args.evaluate_only:
             card = refresh_metrics(entry, args.cache, args.zoo_dir)
