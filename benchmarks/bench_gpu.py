@@ -26,8 +26,8 @@ from types import TracebackType
 from benchmarks.common import BenchRow
 from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, EngineJob, make_plan
+from robusteval.paths import default_cache_dir
 from robusteval.protocol import load_protocol
-from robusteval.run import default_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_MS = 100

@@ -33,7 +33,7 @@ def _load(path: str):  # type: ignore[no-untyped-def]  # returns Protocol; impor
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from robusteval.paths import default_cache_dir
-    from robusteval.protocol.inputs import check_inputs
+    from robusteval.preflight import check_inputs
 
     protocol = _load(args.protocol)
     notes = check_inputs(protocol, Path(args.protocol), (args.cache or default_cache_dir()).resolve())

@@ -1,8 +1,9 @@
-"""A whole run: protocol -> data -> plan -> engine -> cases.csv -> statistics -> summary.json -> report.
+"""Producing a run: protocol -> data -> plan -> engine -> cases.csv -> statistics -> summary.json ->
+illustrations -> report.
 
-What a run writes in its out dir (a stable contract; later versions add columns and keys, never rename):
-``cases.csv`` (one row per model x case x condition), ``summary.json`` (protocol as run, provenance, cells and
-the statistics), ``index.html`` (the report).
+Everything the report shows is written into the run folder first (its files and names:
+:mod:`robusteval.rundir`); the report is then rendered from that folder alone, as ``robusteval report DIR``
+renders it again later.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ __all__ = [
     "EXIT_OK",
     "RunResult",
     "check_model_files",
-    "default_cache_dir",
+    "metric_facts",
     "run_protocol",
 ]
 
 import datetime as dt
 import importlib.metadata
-import json
 import os
 import platform
 import subprocess
@@ -34,12 +34,20 @@ import pandas as pd
 
 from robusteval import __version__
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, RESULT_COLUMNS, TIMING_COLUMNS, EngineJob, make_plan
+from robusteval.engine import ENGINES, EngineJob, make_plan
+from robusteval.engine.base import load_models, torch_threads
+from robusteval.engine.progress import progress_reporter
 from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
+from robusteval.engine.work import prediction_targets
 from robusteval.errors import FieldError
+from robusteval.illustrate import write_examples, write_run_images
+from robusteval.metrics import METRICS
+from robusteval.models import ADAPTERS
 from robusteval.paths import claim_out_dir, default_cache_dir
 from robusteval.protocol import Protocol, protocol_sha256
-from robusteval.serialize import json_safe
+from robusteval.report import render_report
+from robusteval.rundir import INDEX, ITEMS, TIMING_COLUMNS, MetricFacts, write_cases, write_summary
+from robusteval.search import run_search
 from robusteval.stats import StatsSettings, summarize
 from robusteval.status import FAILED, STATUSES, status_counts
 
@@ -109,8 +117,6 @@ def worst_values(cases: pd.DataFrame, metrics: list[str]) -> dict[str, float]:
 
     Distances are NaN when exactly one mask is empty; statistics replace them by this value and count them.
     """
-    from robusteval.metrics import METRICS
-
     known = cases["fov_diagonal_mm"].dropna()
     if known.empty:
         return {}
@@ -118,13 +124,28 @@ def worst_values(cases: pd.DataFrame, metrics: list[str]) -> dict[str, float]:
     return {m: diagonal for m in metrics if m in METRICS and METRICS.get(m).unit == "mm"}
 
 
+def metric_facts(metrics: list[str]) -> dict[str, MetricFacts]:
+    """summary.json's ``metrics`` block: per metric its unit, direction and whether it is descriptive (a volume:
+    no better or worse; ``higher_is_better`` null), so that the report needs no metric registry."""
+    out: dict[str, MetricFacts] = {}
+    for name in metrics:
+        if name not in METRICS:
+            out[name] = {"unit": "", "higher_is_better": True, "descriptive": False, "doc": "not a registered metric"}
+            continue
+        m = METRICS.get(name)
+        out[name] = {
+            "unit": m.unit,
+            "higher_is_better": None if m.descriptive else bool(m.higher_is_better),
+            "descriptive": bool(m.descriptive),
+            "doc": m.doc,
+        }
+    return out
+
+
 def check_model_files(job: EngineJob) -> None:
     """Before any work: a :class:`FieldError` at the model's entry when the files it reads cannot serve
     the plan (a ``predictions`` pattern matching no file, or none of the planned items'), so a wrong pattern
     is an invalid protocol (exit 2), not a run whose every row of that model is silently unavailable."""
-    from robusteval.engine.work import prediction_targets
-    from robusteval.models import ADAPTERS
-
     targets = prediction_targets(job.plan)
     for i, spec in enumerate(job.models):
         try:
@@ -135,8 +156,7 @@ def check_model_files(job: EngineJob) -> None:
 
 def profile_models(job: EngineJob, protocol: Protocol, log: Callable[[str], None]) -> list[dict[str, Any]]:
     """Parameters, FLOPs, latency, peak memory (and energy where measurable) per model, on the first ID case."""
-    from robusteval.engine.base import load_models, torch_threads
-    from robusteval.models.efficiency import profile_model
+    from robusteval.models.efficiency import profile_model  # imports torch: only when a run profiles
 
     first = next((i for i in job.plan.items if i.split == "id"), None)
     out: list[dict[str, Any]] = []
@@ -172,16 +192,13 @@ def run_protocol(
     force: bool = False,
     log: Callable[[str], None] = print,
 ) -> RunResult:
-    """Run ``protocol`` and write cases.csv, summary.json and index.html under ``out_dir``.
+    """Run ``protocol`` and write its run folder (:mod:`robusteval.rundir`) under ``out_dir``: cases.csv,
+    summary.json, the illustrations, then index.html rendered from those files.
 
     Finished cases are kept in ``out_dir/items.jsonl``; a rerun resumes from them unless ``fresh``.
     ``out_dir`` must be new, empty or an earlier run's folder (its marker file); ``force`` writes into any
     folder (see :func:`robusteval.paths.claim_out_dir`).
     """
-    from robusteval.engine.progress import progress_reporter
-    from robusteval.report import render_report
-    from robusteval.report.assets import write_run_images
-
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     cache_dir = (cache_dir or default_cache_dir()).resolve()  # workers (Ray Tune trials) may change cwd
@@ -191,7 +208,7 @@ def run_protocol(
     engine_name = engine or protocol.execution.engine
     job = EngineJob.from_protocol(protocol, plan, protocol_path)
     check_model_files(job)
-    store = ItemStore(out_dir / "items.jsonl")
+    store = ItemStore(out_dir / ITEMS)
     if fresh:
         store.clear()
     keys = item_keys(job)
@@ -215,8 +232,7 @@ def run_protocol(
     t_engine = time.perf_counter() - t0
     metric_cols = list(protocol.metrics.panel)
     ordered = [done[keys[(i.record.case_id, i.condition, i.severity, m.name)]] for i in plan.items for m in job.models]
-    cases = pd.DataFrame(ordered, columns=[*RESULT_COLUMNS, *metric_cols])
-    cases.to_csv(out_dir / "cases.csv", index=False)
+    cases = write_cases(out_dir, ordered, metric_cols)
     timings = pd.DataFrame(ordered, columns=["model", "status", *TIMING_COLUMNS])
     ok_timings = timings[timings["status"] == "ok"].groupby("model")["inference_s"]
     counts = status_counts(cases["status"])  # ok + failed + unavailable = rows: the one accounting of a run
@@ -225,9 +241,7 @@ def run_protocol(
     efficiency = profile_models(job, protocol, log) if protocol.report.efficiency else []
     search: dict[str, Any] | None = None
     if protocol.search is not None:
-        from robusteval.search.runner import run_search
-
-        search = run_search(protocol, protocol_path, out_dir, cache_dir, fresh=fresh, log=log)
+        search = run_search(protocol, job, records, out_dir, fresh=fresh, log=log)
     summary: dict[str, Any] = {
         "protocol": protocol.model_dump(mode="json"),
         "provenance": {
@@ -251,22 +265,18 @@ def run_protocol(
             "failed_cases": sorted(set(cases.loc[cases["status"] == FAILED, "case_id"])),
         },
         "counts": counts,
+        "metrics": metric_facts(metric_cols),
         "models": efficiency,
         **({"search": search} if search is not None else {}),
         **stats,
     }
-    (out_dir / "summary.json").write_text(json.dumps(json_safe(summary), indent=2) + "\n")
+    write_summary(out_dir, summary)
     for note in write_run_images(out_dir, protocol, records, plan):
         log(note)
     if protocol.report.examples:
-        from robusteval.metrics import METRICS
-        from robusteval.report.examples import write_examples
-
-        h = protocol.report.headline_metric
-        hib = bool(METRICS.get(h).higher_is_better) if h in METRICS else True
-        for note in write_examples(out_dir, job, cases, h, hib, search, protocol):
+        for note in write_examples(out_dir, protocol, job, cases, search):
             log(note)
     render_report(out_dir)
     tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES)
-    log(f"wrote {out_dir / 'index.html'} ({len(cases)} rows: {tally}) in {time.perf_counter() - t0:.1f}s")
+    log(f"wrote {out_dir / INDEX} ({len(cases)} rows: {tally}) in {time.perf_counter() - t0:.1f}s")
     return RunResult(out_dir, len(cases), n_failed, EXIT_FAILED_ITEMS if n_failed else EXIT_OK)

@@ -1,4 +1,4 @@
-"""The status of a result row of ``cases.csv``, and the one way rows are counted by it.
+"""The status of a result row of ``cases.csv`` (and the one way rows are counted by it), and of a check.
 
 - ``ok``: scored.
 - ``failed``: the item could not be evaluated (the reason is in ``error``); a run with one exits 3.
@@ -8,13 +8,16 @@
 
 Every count of rows (summary.json ``counts``, the statistics' ``data`` record, the report's Data section)
 comes from :func:`status_counts`, so ok + failed + unavailable = rows everywhere.
+
+A check (``checks:`` of a protocol, :mod:`robusteval.stats.checks`) ends in a :class:`CheckStatus`.
 """
 
 from __future__ import annotations
 
-__all__ = ["FAILED", "OK", "STATUSES", "UNAVAILABLE", "status_counts"]
+__all__ = ["FAILED", "OK", "STATUSES", "UNAVAILABLE", "CheckStatus", "status_counts"]
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 OK, FAILED, UNAVAILABLE = "ok", "failed", "unavailable"
 STATUSES = (OK, FAILED, UNAVAILABLE)
@@ -29,3 +32,26 @@ def status_counts(statuses: Iterable[object]) -> dict[str, int]:
         key = str(status)
         counts[key if key in (OK, UNAVAILABLE) else FAILED] += 1
     return counts
+
+
+class CheckStatus(StrEnum):
+    """The outcome of a check, as deepchecks' condition categories; recorded in summary.json as its name.
+
+    - ``PASS``: the estimate is within the limit, and so is its interval;
+    - ``WARN``: within the limit, but beyond the warning level or with an interval that crosses the limit;
+    - ``FAIL``: beyond the limit;
+    - ``ERROR``: the check could not be computed (unknown metric, no data); its message says why.
+    """
+
+    PASS = "PASS"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+
+    @classmethod
+    def of(cls, value: object) -> CheckStatus:
+        """The status recorded as ``value``; anything that is not one (an edited file) is ``ERROR``."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.ERROR

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from robusteval.cli import main
-from robusteval.engine import RESULT_COLUMNS
+from robusteval.rundir import RESULT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "protocols" / "smoke.yaml"

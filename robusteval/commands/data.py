@@ -15,7 +15,6 @@ __all__ = ["register"]
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from robusteval.data.synthetic import SITES, SynthSpec
@@ -63,11 +62,11 @@ def _realism(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from robusteval.data.preview import preview_figure
+    from robusteval.viz.preview import preview_manifest
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig = preview_figure(Path(args.dataset))
+    fig = preview_manifest(Path(args.dataset))
     fig.savefig(out, dpi=args.dpi)
     print(f"preview -> {out}")
     return 0
@@ -100,6 +99,7 @@ def _check(args: argparse.Namespace) -> int:
     from robusteval.data.checks import summarize_loading
     from robusteval.data.sources import list_cases
     from robusteval.errors import RobustEvalError
+    from robusteval.paths import default_cache_dir
     from robusteval.protocol.schema import DatasetSpec
 
     try:
@@ -114,9 +114,8 @@ def _check(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         raise RobustEvalError(f"data check: {exc}") from None
-    with tempfile.TemporaryDirectory() as cache:
-        cache_dir = Path(args.cache) if args.cache else Path(cache)
-        summary = summarize_loading(list_cases(spec, cache_dir))
+    cache_dir = Path(args.cache) if args.cache else default_cache_dir()
+    summary = summarize_loading(list_cases(spec, cache_dir.resolve()))
     print("\n".join(summary.lines()))
     return 1 if summary.failed else 0
 
@@ -189,7 +188,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     check.add_argument("--path", help="the dataset's file or folder")
     check.add_argument("--modalities", nargs="+", default=["flair", "t1"])
     check.add_argument("--partition", default="test")
-    check.add_argument("--cache", help="cache folder for generated data (default: a temporary folder)")
+    check.add_argument("--cache", help="cache for generated data (default $ROBUSTEVAL_CACHE or ~/.cache/robusteval)")
     check.set_defaults(func=_check)
 
 

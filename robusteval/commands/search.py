@@ -20,20 +20,20 @@ EXIT_OK, EXIT_FAILED_TRIALS, EXIT_INTERRUPTED = 0, 3, 130
 
 def handler(args: argparse.Namespace) -> int:
     """Run the search and write ``search.json``; the exit code."""
+    from robusteval.data.sources import list_cases
+    from robusteval.engine import EngineJob, make_plan
+    from robusteval.paths import default_cache_dir
     from robusteval.protocol import load_protocol
     from robusteval.search import SearchInterrupted, run_search
 
     protocol = load_protocol(args.protocol)
     out = Path(args.out) if args.out else Path("reports") / protocol.name
     out.mkdir(parents=True, exist_ok=True)
+    records = list_cases(protocol.dataset, (args.cache or default_cache_dir()).resolve())
+    job = EngineJob.from_protocol(protocol, make_plan(protocol, records), Path(args.protocol))
     try:
         result: dict[str, Any] = run_search(
-            protocol,
-            Path(args.protocol),
-            out,
-            args.cache,
-            fresh=args.fresh,
-            log=lambda m: print(m, file=sys.stderr),
+            protocol, job, records, out, fresh=args.fresh, log=lambda m: print(m, file=sys.stderr)
         )
     except SearchInterrupted as exc:
         print(f"interrupted: {exc}", file=sys.stderr)

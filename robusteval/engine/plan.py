@@ -17,29 +17,9 @@ from typing import Any
 from robusteval.data.case import CaseRecord
 from robusteval.data.split import split_records
 from robusteval.protocol.schema import Protocol, ShiftSpec
+from robusteval.rundir import RESULT_COLUMNS, TIMING_COLUMNS
 from robusteval.shifts.compose import Condition, seed_for
 
-RESULT_COLUMNS = (
-    "model",
-    "family",
-    "case_id",
-    "subject_id",
-    "site",
-    "scanner",
-    "split",
-    "shift",
-    "shift_family",
-    "severity",
-    "seed",
-    "status",
-    "error",
-    "shift_params",
-    "metric_notes",
-    "fov_diagonal_mm",
-)
-# Measured, not computed: kept in the item store and summarized in summary.json, never in cases.csv, so that
-# cases.csv is identical between engines and between an interrupted-and-resumed and an uninterrupted run.
-TIMING_COLUMNS = ("inference_s", "shift_s", "worker")
 # Units of work per parallel worker that ``Plan.units`` aims at: enough that the last unit of a run is small
 # against a worker's share (the tail where one worker waits for another), few enough that loading a case once
 # per unit stays cheap.

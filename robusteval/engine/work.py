@@ -9,7 +9,6 @@ from __future__ import annotations
 __all__ = [
     "ModelRuntime",
     "check_finite_prediction",
-    "condition_label",
     "evaluate_case",
     "failed_rows",
     "prediction_targets",
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from robusteval.conditions import ConditionKey
 from robusteval.data.case import Case
 from robusteval.engine.plan import Plan, WorkItem, base_row, shift_family_of
 from robusteval.errors import CaseError, PredictionUnavailable
@@ -43,20 +43,16 @@ class ModelRuntime:
     adapter: ModelAdapter
 
 
-def condition_label(condition: str, severity: int) -> str:
-    """``clean`` or ``<condition>-s<severity>``: how a work item is named in files (e.g. exported test sets)."""
-    return "clean" if condition == "clean" else f"{condition}-s{severity}"
-
-
 def prediction_targets(plan: Plan) -> list[dict[str, str]]:
     """What each planned item asks an adapter of external predictions for: its ``case_id``, ``condition`` (as
-    :func:`condition_label`; ``clean`` for a label-only condition, which reuses the clean prediction),
+    :attr:`~robusteval.conditions.ConditionKey.slug`, e.g. ``motion-s2``; ``clean`` for a label-only condition,
+    which reuses the clean prediction),
     ``subject_id``, ``site`` and ``scanner``: the placeholders of a ``predictions`` pattern."""
     out = []
     for item in plan.items:
         label_only = item.condition != "clean" and plan.conditions[item.condition].touches_label_only()
         r = item.record
-        condition = "clean" if label_only else condition_label(item.condition, item.severity)
+        condition = "clean" if label_only else ConditionKey(item.condition, item.severity).slug
         out.append({"case_id": r.case_id, "condition": condition, "subject_id": r.subject_id, "site": r.site,
                     "scanner": r.scanner})  # fmt: skip
     return out
@@ -64,7 +60,7 @@ def prediction_targets(plan: Plan) -> list[dict[str, str]]:
 
 def _tag(case: Case, item: WorkItem) -> Case:
     """The case with its condition in the metadata (adapters of external predictions look files up by it)."""
-    meta = {**case.metadata, "condition": condition_label(item.condition, item.severity)}
+    meta = {**case.metadata, "condition": ConditionKey(item.condition, item.severity).slug}
     return case.with_(metadata=meta)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "worst_distance_mm",
 ]
 
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -244,71 +245,59 @@ def _one_empty(ctx: MetricContext, name: str) -> bool:
 _DISTANCE_EMPTY = "both empty -> 0; exactly one empty -> NaN (replaced by worst_distance_mm at aggregation)"
 
 
-class HD95(Metric):
-    name = "hd95"
-    doc = "95th-percentile Hausdorff distance: max of the two directed 95th percentiles (not pooled)."
+class _Distance(Metric):
+    """A boundary distance in mm, lower is better: 0 when both masks are empty, NaN (with the reason in
+    ``ctx.notes``) when exactly one is, else :meth:`distance` of the two directed distance sets."""
+
     higher_is_better = False
     unit = "mm"
     empty = _DISTANCE_EMPTY
+
+    @abstractmethod
+    def distance(self, s: SurfaceDistances) -> float:
+        """The distance from both boundaries' directed distances (and their surfel weights)."""
 
     def __call__(self, ctx: MetricContext) -> float:
         if ctx.n_pred + ctx.n_ref == 0:
             return 0.0
         if _one_empty(ctx, self.name):
             return float("nan")
-        s = surface_distances(ctx)
+        return self.distance(surface_distances(ctx))
+
+
+class HD95(_Distance):
+    name = "hd95"
+    doc = "95th-percentile Hausdorff distance: max of the two directed 95th percentiles (not pooled)."
+
+    def distance(self, s: SurfaceDistances) -> float:
         return max(_percentile(s.pred_to_ref, s.pred_weights, 95.0), _percentile(s.ref_to_pred, s.ref_weights, 95.0))
 
 
-class HD(Metric):
+class HD(_Distance):
     name = "hd"
     doc = "Hausdorff distance: the largest directed boundary distance, either direction."
-    higher_is_better = False
-    unit = "mm"
-    empty = _DISTANCE_EMPTY
 
-    def __call__(self, ctx: MetricContext) -> float:
-        if ctx.n_pred + ctx.n_ref == 0:
-            return 0.0
-        if _one_empty(ctx, self.name):
-            return float("nan")
-        s = surface_distances(ctx)
+    def distance(self, s: SurfaceDistances) -> float:
         return max(
             _percentile(s.pred_to_ref, s.pred_weights, 100.0),
             _percentile(s.ref_to_pred, s.ref_weights, 100.0),
         )
 
 
-class ASSD(Metric):
+class ASSD(_Distance):
     name = "assd"
     doc = "Average symmetric surface distance: mean of the pooled directed distances of both boundaries."
-    higher_is_better = False
-    unit = "mm"
-    empty = _DISTANCE_EMPTY
 
-    def __call__(self, ctx: MetricContext) -> float:
-        if ctx.n_pred + ctx.n_ref == 0:
-            return 0.0
-        if _one_empty(ctx, self.name):
-            return float("nan")
-        s = surface_distances(ctx)
+    def distance(self, s: SurfaceDistances) -> float:
         total = _total(s.pred_to_ref, s.pred_weights) + _total(s.ref_to_pred, s.ref_weights)
         return total / (_weight(s.pred_to_ref, s.pred_weights) + _weight(s.ref_to_pred, s.ref_weights))
 
 
-class MASD(Metric):
+class MASD(_Distance):
     name = "masd"
     doc = "Mean average surface distance: mean of the two directed mean distances."
-    higher_is_better = False
-    unit = "mm"
-    empty = _DISTANCE_EMPTY
 
-    def __call__(self, ctx: MetricContext) -> float:
-        if ctx.n_pred + ctx.n_ref == 0:
-            return 0.0
-        if _one_empty(ctx, self.name):
-            return float("nan")
-        s = surface_distances(ctx)
+    def distance(self, s: SurfaceDistances) -> float:
         mean_p = _total(s.pred_to_ref, s.pred_weights) / _weight(s.pred_to_ref, s.pred_weights)
         mean_r = _total(s.ref_to_pred, s.ref_weights) / _weight(s.ref_to_pred, s.ref_weights)
         return 0.5 * (mean_p + mean_r)

@@ -27,11 +27,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from robusteval.paths import unsafe_reason
 from robusteval.protocol.search_spec import MAX_RESAMPLES, SearchSpec
+from robusteval.rundir import HUMAN_FAMILY
 
 Family = Literal["cnn", "vit", "hybrid", "classical", "external", "human"]
-HUMAN_FAMILY = "human"
-"""The family of the human baseline (a second rater scored like a model): shown beside the model families as
-their ceiling, never ranked among them."""
+"""Model families; ``human`` (:data:`HUMAN_FAMILY`) is the human baseline, shown as the models' ceiling."""
 MAX_SEVERITY = 5
 
 

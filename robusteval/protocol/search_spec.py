@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from robusteval.errors import RobustEvalError
+
 MAX_RESAMPLES = 100_000
 """Upper bound of every ``n_resamples`` of a protocol (``statistics``, the search's breaking point): past it
 the bootstrap's arrays outgrow a workstation's memory, and no digit a report shows gets more precise."""
@@ -41,7 +43,6 @@ class SearchDimensionSpec(_Spec):
 
     @model_validator(mode="after")
     def _known(self) -> SearchDimensionSpec:
-        from robusteval.errors import RobustEvalError
         from robusteval.search.parameters import resolve_dimension
 
         try:

@@ -36,6 +36,7 @@ import numpy as np
 from robusteval.data.case import CaseRecord
 from robusteval.data.split import split_records
 from robusteval.errors import RobustEvalError
+from robusteval.metrics import METRICS
 from robusteval.protocol.schema import HUMAN_FAMILY, Protocol
 from robusteval.protocol.search_spec import (
     BreakingPointSpec,
@@ -44,6 +45,7 @@ from robusteval.protocol.search_spec import (
     SearchSpec,
     WorstCaseSpec,
 )
+from robusteval.rundir import SEARCH_DIR
 from robusteval.search.objective import (
     FINISHED,
     BreakRule,
@@ -59,6 +61,7 @@ from robusteval.shifts.compose import seed_for
 if TYPE_CHECKING:
     from ray.tune import ResultGrid, Tuner
 
+    from robusteval.engine.base import EngineJob
     from robusteval.search.trainable import EvaluatorFactory
 
 SEED_MODULUS = 2**32  # numpy RandomState / Optuna seeds
@@ -518,31 +521,28 @@ def _resources(protocol: Protocol, concurrent: int) -> dict[str, float]:
 
 def run_search(
     protocol: Protocol,
-    protocol_path: Path,
+    job: EngineJob,
+    records: Sequence[CaseRecord],
     out_dir: Path,
-    cache_dir: Path | None = None,
     *,
     fresh: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the protocol's ``search:`` block; return the JSON-able ``summary["search"]``.
+    """Run the protocol's ``search:`` block over ``records`` (the dataset's cases) with ``job``'s models,
+    base folder, device, threads and metric configuration; return the JSON-able ``summary["search"]``.
 
-    Tune experiments are kept under ``out_dir/search/`` and resumed by a rerun (``fresh``: start over).
-    Starts a local Ray (or connects to ``execution.address`` / ``RAY_ADDRESS``) unless one is running.
-    Raises :class:`SearchInterrupted` when a search stopped early (rerun to resume).
+    The caller lists the cases and builds the job (``run`` and the ``search`` command alike). Tune experiments
+    are kept under ``out_dir/search/`` and resumed by a rerun (``fresh``: start over). Starts a local Ray (or
+    connects to ``execution.address`` / ``RAY_ADDRESS``) unless one is running. Raises
+    :class:`SearchInterrupted` when a search stopped early (rerun to resume).
     """
     import ray
 
-    from robusteval.data.sources import list_cases
-    from robusteval.engine.base import ModelSpecLite
-    from robusteval.metrics import METRICS, MetricConfig
-    from robusteval.run import default_cache_dir
-    from robusteval.search.trainable import EngineEvaluatorFactory
+    from robusteval.search.trainable import EngineEvaluatorFactory  # imports Ray Tune
 
     spec = protocol.search
     if spec is None:
         raise RobustEvalError("the protocol has no 'search:' block")
-    records = list_cases(protocol.dataset, (cache_dir or default_cache_dir()).resolve())
     cases = select_cases(records, protocol, spec.objective)
     models = _models(protocol, spec)
     obj = spec.objective
@@ -565,6 +565,7 @@ def run_search(
         "worst_case": [],
         "trace": [],
     }
+    by_name = {ms.name: ms for ms in job.models}
     started_here = not ray.is_initialized()
     if started_here:
         address = protocol.execution.address or os.environ.get("RAY_ADDRESS")
@@ -573,13 +574,13 @@ def run_search(
         resources = _resources(protocol, spec.max_concurrent_trials)
         for m in models:
             factory = EngineEvaluatorFactory(
-                model=ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)),
+                model=by_name[m.name],
                 records=tuple(cases),
-                base_dir=protocol_path.resolve().parent,
-                device=protocol.execution.device,
-                threads=protocol.execution.threads_per_worker,
+                base_dir=job.base_dir,
+                device=job.device,
+                threads=job.threads,
                 metric=obj.metric,
-                metric_config=MetricConfig(**protocol.metrics.config_fields()),
+                metric_config=job.metric_config,
                 seed=seed,
             )
             ctx = SearchContext(
@@ -587,7 +588,7 @@ def run_search(
                 factory,
                 rule,
                 seed,
-                out_dir / "search",
+                out_dir / SEARCH_DIR,
                 spec.max_concurrent_trials,
                 resources,
                 fresh=fresh,

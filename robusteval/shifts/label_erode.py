@@ -4,30 +4,14 @@ from __future__ import annotations
 
 __all__ = ["LabelErode"]
 
-import math
-from typing import Any, ClassVar
-
-import numpy as np
 
 from robusteval.data.case import Case
-from robusteval.shifts._common import TabledShift, new_seed
-from robusteval.shifts._label_noise import (
-    DITHER_CORRELATION_MM,
-    NORMAL_SMOOTHING_VOX,
-    boundary_mm,
-    crop_around,
-    crop_origin,
-    dithered_pullback,
-    inside_outside_mm,
-    keep_lesion_cores,
-    outward_normals,
-)
-from robusteval.shifts.base import SHIFTS, Touches
-
-SMOOTHING_MARGIN_VOX = math.ceil(4 * NORMAL_SMOOTHING_VOX) + 1  # background kept around the label for the normals
+from robusteval.shifts._boundary import SMOOTHING_MARGIN_VOX, BoundaryMove, Mask, Mm
+from robusteval.shifts._label_noise import keep_lesion_cores
+from robusteval.shifts.base import SHIFTS
 
 
-class LabelErode(TabledShift):
+class LabelErode(BoundaryMove):
     """Move the label's boundary inward by ``k_mm`` on average, on any grid (sub-voxel amounts included).
 
     Each label voxel ``v`` reads the clean label at ``v + k_mm x n(v)`` by linear interpolation (``n``: the
@@ -42,36 +26,24 @@ class LabelErode(TabledShift):
 
     name = "label_erode"
     doc = "Label noise: lesion boundaries moved inward by 0.25..2 x the inter-rater distance (mm, sub-voxel)."
-    family = "label_noise"
-    touches = Touches.LABEL
-    table: ClassVar[dict[int, dict[str, Any]]] = {
-        s: {"k_mm": boundary_mm(s), "correlation_mm": DITHER_CORRELATION_MM} for s in range(1, 6)
-    }
-    identity: ClassVar[dict[str, Any]] = {"k_mm": 0.0, "correlation_mm": DITHER_CORRELATION_MM}
+    pull = 1.0
 
-    def sample(self, severity: int, rng: np.random.Generator) -> dict[str, Any]:
-        return {**self.level(severity), "seed": new_seed(rng)}
+    def margin_vox(self, reach_mm: float, spacing: Mm) -> list[int]:
+        return [SMOOTHING_MARGIN_VOX] * 3
 
-    def apply(self, case: Case, params: dict[str, Any]) -> Case:
-        k = float(params["k_mm"])
-        if k == 0.0 or not case.label.any() or case.label.all():
-            return case
-        spacing = np.asarray(case.spacing_mm, dtype=np.float64)
-        box = crop_around(case.label, [SMOOTHING_MARGIN_VOX] * 3)
-        crop = case.label[box]
-        inside, outside = inside_outside_mm(crop, spacing)
-        # beyond k + one voxel diagonal from the background, every interpolation corner is labelled: q = 1
-        voxels = np.argwhere(crop & (inside <= k + float(np.linalg.norm(spacing))))
-        offsets = k * outward_normals(inside - outside, spacing, voxels) / spacing
-        kept = dithered_pullback(
-            crop, voxels, offsets, (case.affine, crop_origin(box)), int(params["seed"]), float(params["correlation_mm"])
-        )
-        eroded = crop.copy()
-        gone = voxels[~kept]
-        eroded[gone[:, 0], gone[:, 1], gone[:, 2]] = False
-        label = case.label.copy()
-        label[box] = keep_lesion_cores(crop, eroded, inside)
-        return case.with_(label=label)
+    def movable(
+        self,
+        case: Case,
+        box: tuple[slice, slice, slice],
+        crop: Mask,
+        inside: Mm,
+        outside: Mm,
+        reach_mm: float,
+    ) -> Mask:
+        return crop & (inside <= reach_mm)  # deeper, every interpolation corner is labelled: q = 1
+
+    def finish(self, before: Mask, after: Mask, inside: Mm) -> Mask:
+        return keep_lesion_cores(before, after, inside)
 
 
 SHIFTS.add(LabelErode.name, LabelErode)

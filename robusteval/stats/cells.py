@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from robusteval.conditions import CLEAN, ConditionKey, severity_value
 from robusteval.stats.bootstrap import bootstrap_intervals
 from robusteval.stats.estimates import interval_flags, mean_intervals
-from robusteval.stats.frame import CLEAN, Prepared, condition_keys, condition_label, severity_value
+from robusteval.stats.frame import Prepared, condition_keys
 from robusteval.stats.records import Record
 from robusteval.stats.settings import StatsSettings
 
@@ -87,7 +88,7 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                             if shift == CLEAN and split != "id"
                             else prep.shift_families.get(shift),
                             "severity": severity_value(severity),
-                            "condition": condition_label(shift, severity),
+                            "condition": ConditionKey(shift, severity).label,
                             "split": split,
                             "site": site,
                             "metric": info.name,
@@ -115,7 +116,7 @@ def cell_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                     "shift": shift,
                     "shift_family": prep.shift_families.get(shift),
                     "severity": severity_value(severity),
-                    "condition": condition_label(shift, severity),
+                    "condition": ConditionKey(shift, severity).label,
                     "split": split,
                     "site": None,
                     "metric": info.name,

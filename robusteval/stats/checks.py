@@ -6,7 +6,7 @@ holding its numbers (``"OOD DSC drop 0.08 > 0.05 (95% CI 0.05 to 0.11)"``). Rule
 but beyond ``warn`` (if given) or when its confidence interval crosses ``max``; PASS otherwise. ERROR when the
 check cannot be computed (unknown kind or metric, missing threshold, no data), with the reason.
 
-Adding a kind: write ``def my_check(spec: CheckSpec, ctx: CheckContext) -> list[Record]`` and register it
+Adding a kind: write ``def my_check(spec: CheckSpec, ctx: CheckContext) -> list[CheckRecord]`` and register it
 with ``CHECKS.add("my_kind", my_check)``.
 """
 
@@ -31,10 +31,12 @@ import numpy as np
 
 from robusteval.errors import RobustEvalError
 from robusteval.registry import Registry
+from robusteval.rundir import CheckRecord
 from robusteval.stats.estimates import compare_contrast
 from robusteval.stats.frame import Prepared
 from robusteval.stats.records import Record
 from robusteval.stats.settings import CheckSpec, StatsSettings
+from robusteval.status import CheckStatus
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class CheckContext:
     robustness: Sequence[Record]
 
 
-CheckFn = Callable[[CheckSpec, CheckContext], list[Record]]
+CheckFn = Callable[[CheckSpec, CheckContext], list[CheckRecord]]
 CHECKS: Registry[CheckFn] = Registry("check")
 
 
@@ -55,13 +57,13 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def _error(spec: CheckSpec, reason: str, model: str | None = None) -> Record:
+def _error(spec: CheckSpec, reason: str, model: str | None = None) -> CheckRecord:
     return {
         "check": spec.describe(),
         "kind": spec.kind,
         "metric": spec.metric,
         "model": model if model is not None else spec.model,
-        "status": "ERROR",
+        "status": CheckStatus.ERROR,
         "value": None,
         "threshold": spec.max if spec.max is not None else spec.min,
         "ci_low": None,
@@ -79,7 +81,7 @@ def _verdict(
     *,
     upper: bool,
     level: float,
-) -> Record:
+) -> CheckRecord:
     """PASS/WARN/FAIL of ``value`` against ``spec.max`` (upper) or ``spec.min`` (lower bound)."""
     limit = spec.max if upper else spec.min
     assert limit is not None
@@ -92,17 +94,17 @@ def _verdict(
     if ci is not None and all(math.isfinite(c) for c in ci):
         ci_text = f" ({round(100 * level)}% CI {_fmt(ci[0])} to {_fmt(ci[1])})"
     if beyond(value):
-        status = "FAIL"
+        status = CheckStatus.FAIL
         message = f"{what} {_fmt(value)} {bad_op} {_fmt(limit)}{ci_text}"
     else:
-        status = "PASS"
+        status = CheckStatus.PASS
         message = f"{what} {_fmt(value)} {ok_op} {_fmt(limit)}{ci_text}"
         far_end = None if ci is None else (ci[1] if upper else ci[0])
         if spec.warn is not None and ((value > spec.warn) if upper else (value < spec.warn)):
-            status = "WARN"
+            status = CheckStatus.WARN
             message += f", but beyond the warning level {_fmt(spec.warn)}"
         elif far_end is not None and math.isfinite(far_end) and beyond(far_end):
-            status = "WARN"
+            status = CheckStatus.WARN
             message += f", but the interval reaches {_fmt(far_end)}"
     return {
         "check": spec.describe(),
@@ -132,7 +134,7 @@ def _metric_error(spec: CheckSpec, ctx: CheckContext) -> str | None:
     return None
 
 
-def ood_drop(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
+def ood_drop(spec: CheckSpec, ctx: CheckContext) -> list[CheckRecord]:
     """Drop = sign * (mean ID clean - mean OOD) per model (positive = worse OOD), against ``max``.
 
     ``scope``: ``all`` (default: natural site split and simulated shifts, no label noise), ``sites``,
@@ -163,7 +165,7 @@ def ood_drop(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
     s = ctx.settings
     unit_column = "case_id" if s.cluster in (None, "site") else "cluster"
     label = f"OOD {spec.metric.upper()} drop" + ("" if scope == "all" else f" ({scope})")
-    out: list[Record] = []
+    out: list[CheckRecord] = []
     for model in models:
         mrows = rows.loc[(rows["model"] == model) & rows[spec.metric].notna()]
         id_rows = mrows.loc[mrows["is_id"]]
@@ -200,7 +202,7 @@ def ood_drop(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
     return out
 
 
-def _mean_check(spec: CheckSpec, ctx: CheckContext, *, upper: bool) -> list[Record]:
+def _mean_check(spec: CheckSpec, ctx: CheckContext, *, upper: bool) -> list[CheckRecord]:
     bound = spec.max if upper else spec.min
     if bound is None:
         return [_error(spec, f"{spec.kind} needs '{'max' if upper else 'min'}'")]
@@ -210,7 +212,7 @@ def _mean_check(spec: CheckSpec, ctx: CheckContext, *, upper: bool) -> list[Reco
     if isinstance(models, str):
         return [_error(spec, models)]
     scope = spec.scope or "clean"
-    out: list[Record] = []
+    out: list[CheckRecord] = []
     for model in models:
         match = [
             c
@@ -234,17 +236,17 @@ def _mean_check(spec: CheckSpec, ctx: CheckContext, *, upper: bool) -> list[Reco
     return out
 
 
-def min_mean(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
+def min_mean(spec: CheckSpec, ctx: CheckContext) -> list[CheckRecord]:
     """Cell mean (``scope``: ``clean`` = ID clean, or a condition label) must be at least ``min``."""
     return _mean_check(spec, ctx, upper=False)
 
 
-def max_mean(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
+def max_mean(spec: CheckSpec, ctx: CheckContext) -> list[CheckRecord]:
     """Cell mean (``scope`` as for ``min_mean``) must be at most ``max`` (e.g. for distance metrics)."""
     return _mean_check(spec, ctx, upper=True)
 
 
-def max_degradation(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
+def max_degradation(spec: CheckSpec, ctx: CheckContext) -> list[CheckRecord]:
     """ROOD-MRI degradation (``scope``: ``mean`` over shifts, or one shift name) must be at most ``max``."""
     if spec.max is None:
         return [_error(spec, "max_degradation needs 'max'")]
@@ -256,7 +258,7 @@ def max_degradation(spec: CheckSpec, ctx: CheckContext) -> list[Record]:
     if isinstance(models, str):
         return [_error(spec, models)]
     scope = spec.scope or "mean"
-    out: list[Record] = []
+    out: list[CheckRecord] = []
     for model in models:
         match = [
             r
@@ -280,9 +282,9 @@ CHECKS.add("max_mean", max_mean)
 CHECKS.add("max_degradation", max_degradation)
 
 
-def run_checks(ctx: CheckContext) -> list[Record]:
+def run_checks(ctx: CheckContext) -> list[CheckRecord]:
     """Run every check of ``ctx.settings.checks``; an unknown kind or a crash becomes an ERROR record."""
-    out: list[Record] = []
+    out: list[CheckRecord] = []
     for spec in ctx.settings.checks:
         try:
             fn = CHECKS.get(spec.kind)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from robusteval.conditions import CLEAN, ConditionKey, severity_value
 from robusteval.stats.estimates import (
     adjust_records,
     compare_paired,
@@ -38,15 +39,7 @@ from robusteval.stats.estimates import (
     comparison_fields,
     comparison_note,
 )
-from robusteval.stats.frame import (
-    CLEAN,
-    LABEL_NOISE,
-    Cube,
-    Prepared,
-    condition_keys,
-    condition_label,
-    severity_value,
-)
+from robusteval.stats.frame import LABEL_NOISE, Cube, Prepared, condition_keys
 from robusteval.stats.hypothesis import wilcoxon_many
 from robusteval.stats.inference import Comparison
 from robusteval.stats.records import Record
@@ -123,7 +116,7 @@ def id_vs_ood(prep: Prepared, settings: StatsSettings) -> list[Record]:
                         "shift": shift,
                         "shift_family": prep.shift_families.get(shift),
                         "severity": severity_value(sev),
-                        "condition": condition_label(shift, sev),
+                        "condition": ConditionKey(shift, sev).label,
                         "site": None,
                         "metric": info.name,
                         "n": int(ok.sum()),
@@ -213,7 +206,7 @@ def model_vs_model(prep: Prepared, settings: StatsSettings) -> list[Record]:
             base = {
                 "shift": shift,
                 "severity": severity_value(severity),
-                "condition": condition_label(shift, severity),
+                "condition": ConditionKey(shift, severity).label,
                 "split": split,
                 "metric": info.name,
             }

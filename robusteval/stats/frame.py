@@ -4,7 +4,8 @@ values, label cells.
 Only ``ok`` rows enter the statistics. ``failed`` rows (and any status robusteval does not write) are counted
 as failures; ``unavailable`` rows (no prediction for that condition) are counted apart and never as failures.
 
-Conventions: a *condition* is ``(shift, severity)``, labelled ``clean`` or ``"<shift>@<severity>"``; the ID
+Conventions: a *condition* is a :class:`~robusteval.conditions.ConditionKey`, labelled ``clean`` or
+``"<shift>@<severity>"``; the ID
 reference is ``shift == "clean"`` with ``split == "id"``; the natural site split is ``shift == "clean"`` with
 ``split == "ood"``; rows with ``shift_family == "label_noise"`` perturb the reference labels and are kept out
 of the OOD analyses (they feed the label-noise sensitivity only).
@@ -21,13 +22,10 @@ __all__ = [
     "Prepared",
     "alpha_of",
     "condition_keys",
-    "condition_label",
     "metric_info",
     "prepare",
-    "severity_value",
 ]
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -35,11 +33,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from robusteval.conditions import CLEAN, ConditionKey
 from robusteval.errors import RobustEvalError
 from robusteval.metrics import METRICS
 from robusteval.status import OK, STATUSES, UNAVAILABLE
 
-CLEAN = "clean"
 LABEL_NOISE = "label_noise"
 REQUIRED_COLUMNS = (
     "model",
@@ -87,17 +85,6 @@ def metric_info(name: str, worst_values: Mapping[str, float] | None = None) -> M
         return MetricInfo(name, bool(metric.higher_is_better), True, worst_f, descriptive=descriptive)
     note = f"metric {name!r} is not in the metric registry; assumed higher is better"
     return MetricInfo(name, True, False, worst_f, note)
-
-
-def severity_value(severity: float) -> int | float:
-    """Severity as an ``int`` when integral (as written in condition labels), else the float."""
-    s = float(severity)
-    return int(s) if math.isfinite(s) and s.is_integer() else s
-
-
-def condition_label(shift: str, severity: float) -> str:
-    """``clean`` for the unshifted condition, else ``"<shift>@<severity>"`` (e.g. ``motion@2``)."""
-    return CLEAN if shift == CLEAN else f"{shift}@{severity_value(severity)}"
 
 
 @dataclass(frozen=True)
@@ -260,7 +247,7 @@ def prepare(
             agg[f"replaced:{info.name}"] = "max"
         rows = rows.groupby(KEY, as_index=False, sort=False).agg(agg)
 
-    rows["condition"] = [condition_label(s, v) for s, v in zip(rows["shift"], rows["severity"], strict=True)]
+    rows["condition"] = [ConditionKey(s, v).label for s, v in zip(rows["shift"], rows["severity"], strict=True)]
     clean = rows["shift"] == CLEAN
     rows["is_label_noise"] = rows["shift_family"] == LABEL_NOISE
     rows["is_id"] = clean & (rows["split"] == "id")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from robusteval.protocol.schema import HUMAN_FAMILY
+from robusteval.rundir import HUMAN_FAMILY
 from robusteval.stats.frame import CLEAN, Prepared, alpha_of
 from robusteval.stats.hypothesis import adjust_pvalues
 from robusteval.stats.records import Record

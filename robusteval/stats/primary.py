@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from robusteval.protocol.schema import HUMAN_FAMILY
+from robusteval.rundir import HUMAN_FAMILY
 from robusteval.stats.estimates import (
     adjust_records,
     compare_paired,

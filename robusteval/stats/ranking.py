@@ -15,7 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from robusteval.stats.frame import Prepared, condition_keys, condition_label, severity_value
+from robusteval.conditions import ConditionKey, severity_value
+from robusteval.stats.frame import Prepared, condition_keys
 from robusteval.stats.hypothesis import kendall_tau_b
 from robusteval.stats.records import Record
 from robusteval.stats.settings import StatsSettings
@@ -62,7 +63,7 @@ def rank_stability(prep: Prepared, settings: StatsSettings) -> list[Record]:
         base: Record = {
             "shift": shift,
             "severity": severity_value(severity),
-            "condition": condition_label(shift, severity),
+            "condition": ConditionKey(shift, severity).label,
             "split": split,
             "metric": metric,
             "n_cases": int(values.shape[1]),

@@ -6,6 +6,7 @@ __all__ = ["Record", "clean", "clean_value"]
 
 import math
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ def clean_value(value: Any) -> Any:
     """One JSON-ready value: numpy scalars unwrapped, non-finite floats -> ``None``, tuples -> lists."""
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, Enum):  # a status: recorded by its name
+        value = value.value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, bool | int | str) or value is None:

@@ -43,7 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from robusteval.stats.frame import CLEAN, LABEL_NOISE, MetricInfo, Prepared, condition_label, severity_value
+from robusteval.conditions import CLEAN, ConditionKey, severity_value
+from robusteval.stats.frame import LABEL_NOISE, MetricInfo, Prepared
 from robusteval.stats.hypothesis import kendall_tau_b
 from robusteval.stats.pooled import pooled_records
 from robusteval.stats.ranking import rank_models
@@ -361,7 +362,7 @@ def _label_noise(prep: Prepared, info: MetricInfo) -> list[Record]:
     index = {(s, v): i for i, (s, v) in enumerate(cube.conditions)}
     out: list[Record] = []
     for nc, shift, sev in noise_conds:
-        label = condition_label(shift, sev)
+        label = ConditionKey(shift, sev).label
         clean_means: dict[str, float] = {}
         noisy_means: dict[str, float] = {}
         for mi, model in enumerate(cube.models):
@@ -403,7 +404,7 @@ def _label_noise(prep: Prepared, info: MetricInfo) -> list[Record]:
                         "model": model,
                         "metric": m,
                         "noise": label,
-                        "condition": condition_label(s_shift, s_sev),
+                        "condition": ConditionKey(s_shift, s_sev).label,
                         "diff_clean_reference": d_clean,
                         "diff_noisy_reference": d_noisy,
                         "move": d_noisy - d_clean,

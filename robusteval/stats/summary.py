@@ -102,7 +102,7 @@ def summarize(
     prep = prepare(cases, metrics, worst_values=worst_values, cluster=settings.cluster)
     cells = cell_records(prep, settings)
     robustness = robustness_records(prep, settings)
-    result: dict[str, list[Record]] = {
+    result: dict[str, Sequence[Mapping[str, Any]]] = {
         "primary": primary_records(prep, settings),
         "cells": cells,
         "id_vs_ood": id_vs_ood(prep, settings),

@@ -13,9 +13,10 @@ from matplotlib.image import imread
 
 from robusteval.commands.data import register
 from robusteval.data.case import Case
-from robusteval.data.preview import axial_slice_index, preview_figure, to_ras
 from robusteval.data.realism import TARGETS
 from robusteval.data.synthetic import SITES
+from robusteval.viz.preview import preview_manifest
+from robusteval.viz.slices import axial_slice_index, to_ras
 
 
 def cli(*argv: str) -> int:
@@ -27,7 +28,7 @@ def cli(*argv: str) -> int:
 
 
 def test_preview_figure_draws_each_site_with_lesion_outlines(synth_dataset: Path) -> None:
-    fig = preview_figure(synth_dataset)
+    fig = preview_manifest(synth_dataset)
     assert isinstance(fig, Figure)
     axes = fig.get_axes()
     assert len(axes) == 3 * 2  # sites A, B, C x FLAIR, T1
@@ -71,8 +72,8 @@ def test_to_ras_reorients_a_flipped_case() -> None:
     np.testing.assert_allclose(ras.affine @ [0, 0, 0, 1], lps @ [1, 2, 0, 1])
 
 
-def test_data_sites_prints_each_profile(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("data", "sites") == 0
+def test_data_sites_of_generator_1_print_each_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("data", "sites", "--generator", "1") == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 + len(SITES)
     assert lines[3].split()[:4] == ["C", "1.5T", "1.2x1.2x3", "14"]

@@ -67,13 +67,13 @@ def lesion_stats(anatomy: Anatomy, resolution_mm: float) -> tuple[float, int]:
 
 def test_same_arguments_give_identical_bytes_via_cli_and_generate(tmp_path: Path) -> None:
     sites = ("--sites", "A", "C")
-    args = (*sites, "--subjects", "1", "--train-subjects", "1", "--resolution", "4", "--seed", "3")
+    args = (*sites, "--subjects", "1", "--train-subjects", "1", "--resolution", "4", "--seed", "3", "--generator", "2")
     assert cli("data", "synth", "--out", str(tmp_path / "one"), *args) == 0
     assert cli("data", "synth", "--out", str(tmp_path / "two"), *args) == 0
-    spec = SynthSpec(sites=("A", "C"), test_subjects=1, train_subjects=1, resolution_mm=4.0, seed=3)
+    spec = SynthSpec(sites=("A", "C"), test_subjects=1, train_subjects=1, resolution_mm=4.0, seed=3, version="2")
     generate(spec, tmp_path / "three")
     one, two, three = (tree_bytes(tmp_path / d) for d in ("one", "two", "three"))
-    assert len(one) == 2 * 2 * 3 + 2  # 4 subjects x (flair, t1, label) + manifest + spec
+    assert len(one) == 2 * 2 * 4 + 2  # 4 subjects x (flair, t1, label, rater 2's label) + manifest + spec
     assert one == two == three
     # rerunning into the same folder reuses it (nothing rewritten)
     assert cli("data", "synth", "--out", str(tmp_path / "one"), *args) == 0

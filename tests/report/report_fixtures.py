@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from robusteval.engine import RESULT_COLUMNS
+from robusteval.rundir import RESULT_COLUMNS
 from robusteval.serialize import json_safe
 from robusteval.stats import StatsSettings, summarize
 from robusteval.stats.synthetic import make_cases

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +96,25 @@ def test_data_section_counts_cases_evaluated_not_cases_listed(
     assert evaluated is not None
     assert (int(listed.group(1)), int(evaluated.group(1))) == (6, 4)
     assert "12 rows (8 ok, 4 failed, 0 unavailable)" in html  # rows: 2 models x 6 cases
+
+
+_PROBE = """
+import json, sys
+from robusteval.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_report_command_imports_no_stage_that_produces_a_run(minimal_run: Path) -> None:
+    """``report DIR`` reads the run folder: in a fresh interpreter it imports no deep-learning stack and none of
+    the stages that produce a run (they drew the folder's images already)."""
+    done = subprocess.run([sys.executable, "-c", _PROBE, "report", str(minimal_run)], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0
+    modules = set(report["modules"])
+    assert modules.isdisjoint({"torch", "monai", "ray", "torchio"})
+    stages = ("engine", "models", "shifts", "search", "illustrate", "viz", "run", "stats")
+    assert {m for m in modules if m.split(".")[:2] in [["robusteval", s] for s in stages]} == set()

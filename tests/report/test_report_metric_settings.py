@@ -7,14 +7,15 @@ from typing import Any
 
 import pandas as pd
 
-from robusteval.report.render import _Run, _section_provenance
+from robusteval.report.sections import provenance
+from robusteval.report.view import RunView
 
 
 def _rows(summary: dict[str, Any]) -> dict[str, str]:
-    run = _Run(dir=Path("."), summary=summary, cases=pd.DataFrame(), cells=pd.DataFrame(), headline="dsc",
+    run = RunView(dir=Path("."), summary=summary, cases=pd.DataFrame(), cells=pd.DataFrame(), headline="dsc",
                metrics=["dsc"], models=[], families={}, ood_sites=[], level=0.95, correction="holm",
                noise_shifts=frozenset())  # fmt: skip
-    return dict(_section_provenance(run)["rows"])
+    return dict(provenance.build(run)["rows"])
 
 
 def test_provenance_lists_the_metric_settings_but_the_panel() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
+import struct
 from pathlib import Path
 
 import pandas as pd
@@ -13,8 +15,9 @@ from markupsafe import escape
 from report_fixtures import PAYLOADS, minimal_cases, write_png, write_run
 
 from robusteval.cli import main
-from robusteval.report import render_report
-from robusteval.report.render import SECTIONS, fmt_ci, fmt_count, fmt_num, fmt_p
+from robusteval.report import SECTIONS, render_report
+from robusteval.report.fmt import fmt_ci, fmt_count, fmt_num, fmt_p
+from robusteval.rundir import MAX_IMAGE_WIDTH_PX
 from robusteval.stats.synthetic import make_cases
 
 MAX_BYTES = 10 * 2**20
@@ -247,3 +250,21 @@ def test_formatters() -> None:
     assert fmt_ci(None, 0.2) == "no CI"
     assert fmt_count(92_000_000) == "92 M"
     assert fmt_count(3.3e11) == "330 G"
+
+
+def _png_widths(html: str) -> list[int]:
+    """Pixel widths of the PNG images embedded in ``html`` (from each PNG's IHDR chunk)."""
+    heads = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/]{32})', html)
+    return [struct.unpack(">I", base64.b64decode(h)[16:20])[0] for h in heads]
+
+
+def test_every_chart_fits_the_page_at_its_own_size(tmp_path: Path) -> None:
+    """A run of many shifts and models: no figure is wider than the page's column, so none is scaled down and
+    its labels keep their drawn size (7.5 pt at 110 dpi: about 11 px)."""
+    shifts = {f"a-rather-long-shift-name-{i}": "artifact" for i in range(16)}
+    models = {f"model-{i}": "cnn" if i % 2 else "vit" for i in range(9)}
+    cases = make_cases(models=models, n_id=4, ood_sites={"B": 3}, shifts=shifts, severities=(1, 5), seed=2)
+    run_dir = write_run(tmp_path / "wide", cases, ["dsc", "hd95"], name="wide")
+    widths = _png_widths(render_report(run_dir).read_text(encoding="utf-8"))
+    assert len(widths) >= 6
+    assert max(widths) <= MAX_IMAGE_WIDTH_PX

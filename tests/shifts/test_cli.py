@@ -11,11 +11,12 @@ import pytest
 from shift_helpers import phantom
 
 from robusteval.cli import main
-from robusteval.commands.shifts import severity_markdown, shift_gallery
 from robusteval.data.case import Case
 from robusteval.engine.plan import build_condition
+from robusteval.illustrate import shift_gallery
 from robusteval.protocol import load_protocol
 from robusteval.shifts import SHIFTS, Condition
+from robusteval.shifts.tables import severity_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILY_OF_PROTOCOL = {

@@ -1,4 +1,4 @@
-"""Run-time images: the dataset preview and the shift gallery are written into the run dir and embedded."""
+"""Run-time images: the dataset preview and the shift gallery are drawn by the run into the run folder."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from robusteval.data.sources import list_cases
 from robusteval.engine import make_plan
+from robusteval.illustrate import write_run_images
 from robusteval.protocol import Protocol
-from robusteval.report.assets import write_run_images
-from robusteval.report.render import DATA_PREVIEW, GALLERY, PNG_SIGNATURE
+from robusteval.rundir import DATA_PREVIEW, GALLERY, PNG_SIGNATURE
 
 
 def _dataset(root: Path) -> Path:

@@ -1,4 +1,4 @@
-"""What ``validate`` checks beyond the schema: the protocol's data and models, met as ``run`` meets them.
+"""Preflight: what ``validate`` checks beyond the schema, the protocol's data and models met as ``run`` meets them.
 
 The checks are the run's own code: the dataset is listed (``list_cases``) and split (``split_records``), and
 each model is built on the CPU by its adapter (a checkpoint is read with ``torch.load(weights_only=True)`` and
@@ -16,7 +16,13 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from robusteval.data.sources import list_cases, synthetic_dir, synthetic_spec
+from robusteval.data.split import split_records
+from robusteval.engine.plan import make_plan
+from robusteval.engine.work import prediction_targets
 from robusteval.errors import FieldError, ProtocolError, ProtocolIssue, RobustEvalError
+from robusteval.models import ADAPTERS
+from robusteval.models.base import error_reason
 from robusteval.protocol.loader import issue_at
 from robusteval.protocol.schema import DatasetSpec, ModelSpec, Protocol
 
@@ -54,9 +60,6 @@ def check_inputs(protocol: Protocol, path: Path, cache_dir: Path) -> list[str]:
 
 def _check_dataset(spec: DatasetSpec, cache_dir: Path) -> list[str]:
     """List and split the cases as a run does (FieldError / RobustEvalError); notes on what was skipped."""
-    from robusteval.data.sources import list_cases, synthetic_dir, synthetic_spec
-    from robusteval.data.split import split_records
-
     if spec.source == "synthetic" and not (synthetic_dir(synthetic_spec(spec), cache_dir) / "manifest.csv").exists():
         return ["dataset.split not checked: the synthetic data is not generated yet (the first run generates it)"]
     split_records(list_cases(spec, cache_dir), spec.split)
@@ -65,19 +68,12 @@ def _check_dataset(spec: DatasetSpec, cache_dir: Path) -> list[str]:
 
 def _targets(protocol: Protocol, cache_dir: Path) -> list[dict[str, str]]:
     """The run's work items as an adapter of external predictions sees them."""
-    from robusteval.data.sources import list_cases
-    from robusteval.engine.plan import make_plan
-    from robusteval.engine.work import prediction_targets
-
     return prediction_targets(make_plan(protocol, list_cases(protocol.dataset, cache_dir)))
 
 
 def _model_problem(model: ModelSpec, base_dir: Path, targets: Sequence[Mapping[str, str]] | None = None) -> str | None:
     """Why the adapter cannot build ``model`` on the CPU (as a run's worker does), or cannot find the files
     it reads for ``targets`` (the run's work items; None: the files are checked without them), or None."""
-    from robusteval.models import ADAPTERS
-    from robusteval.models.base import error_reason
-
     try:
         ADAPTERS.get(model.adapter)(model.name, dict(model.params), base_dir, "cpu")
         ADAPTERS.get(model.adapter).check_files(dict(model.params), base_dir, targets)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from robusteval.conditions import ConditionKey
 from robusteval.data.case import Case
-from robusteval.models.base import Prediction
-from robusteval.report.examples import choose_examples, example_figure
+from robusteval.illustrate import choose_examples
+from robusteval.viz.overlays import OverlayRow, overlay_figure
 
 
 def _rows(spec: list[tuple[str, str, str, int, str, float]]) -> pd.DataFrame:
@@ -25,7 +26,8 @@ def test_worst_condition_and_worst_and_median_cases() -> None:
             rows.append((m, c, "motion", 5, "artifact", base - 0.3 + offset))
             rows.append((m, c, "label_erode", 5, "label_noise", 0.0))  # worst, but label noise: never chosen
     condition, picks = choose_examples(_rows(rows), "dsc", higher_is_better=True)
-    assert condition == ("motion", 5)
+    assert condition == ConditionKey("motion", 5)
+    assert condition.label == "motion@5"
     # means under motion@5 over models: c2 0.25 < c3 0.45 < c4 0.55 < c1 0.65; median = lower middle (c3)
     assert picks == [("worst", "c2"), ("median", "c3")]
 
@@ -49,9 +51,11 @@ def test_example_figure_has_one_panel_per_model_and_row() -> None:
     label = np.zeros(shape, bool)
     label[4:7, 4:7, 6] = True
     case = Case("c", "s", "A", "x", {"flair": np.ones(shape, np.float32)}, label, np.eye(4))
-    pred = Prediction(prob=label.astype(np.float32), mask=label)
-    fig = example_figure(
-        [("clean", case, {"m1": pred, "m2": pred}, {"m1": 1.0}), ("x@1", case, {"m1": pred, "m2": pred}, {})],
+    fig = overlay_figure(
+        [
+            OverlayRow("clean", case, {"m1": label, "m2": label}, {"m1": 1.0}),
+            OverlayRow("x@1", case, {"m1": label, "m2": label}),
+        ],
         "dsc",
         "t",
     )
@@ -64,27 +68,3 @@ def test_example_figure_has_one_panel_per_model_and_row() -> None:
         "m1: dsc nan",
         "m2: dsc nan",
     ]
-
-
-def test_breaking_point_dot_plot_and_trace() -> None:
-    from robusteval.report.figures import breaking_point_figure, search_trace_figure
-
-    trace = [{"value": v, "objective": 0.9 - v} for v in (0.0, 0.5, 1.0)]
-    common = {"shift": "motion", "parameter": "degrees", "far": 1.0, "objective": "mean", "metric": "dsc"}
-    records = [
-        {**common, "model": "a", "value": 0.4, "ci_low": 0.3, "ci_high": 0.6, "threshold": 0.8, "points": trace},
-        {**common, "model": "b", "value": None, "ci_low": None, "ci_high": None, "threshold": 0.8, "points": trace},
-        {**common, "model": "c", "value": 0.8, "ci_low": 0.7, "ci_high": None, "threshold": 0.8, "points": trace},
-    ]
-    fig = breaking_point_figure(records, ["a", "b", "c"])
-    assert fig is not None
-    (ax,) = fig.axes
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["c", "b", "a"]
-    xs = sorted(float(x) for line in ax.get_lines() for x in np.atleast_1d(line.get_xdata()))
-    assert 0.3 in xs  # a's interval
-    assert 0.6 in xs
-    assert xs.count(1.0) >= 3  # b censored at the range end, c's open upper bound, the range line
-    assert breaking_point_figure([], ["a"]) is None
-    trace_fig = search_trace_figure(records, ["a", "b", "c"])
-    assert trace_fig is not None
-    assert trace_fig.axes[0].get_ylabel() == "mean (dsc)"
