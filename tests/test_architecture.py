@@ -10,11 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-
-pytest.importorskip("importlinter", reason="import-linter is in the dev extra: pip install -e '.[dev]'")
 
 
 def test_import_contracts_are_kept() -> None:
