@@ -1,7 +1,7 @@
 """``python -m robusteval``: validate | schema | list | run | report, plus the commands in ``robusteval.commands``.
 
 Exit codes: 0 success; 2 invalid input (protocol, arguments, unreadable dataset); 3 the run finished but some
-work items failed (they are listed in cases.csv and the report).
+work items failed (they are listed in cases.csv and the report); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from robusteval.errors import FieldError, ProtocolError, RobustEvalError
+from robusteval.errors import FieldError, ProtocolError, RobustEvalError, RunInterrupted
 
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 def _err(message: str) -> None:
@@ -188,6 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             _err(f"error: {exc}")
         return EXIT_INVALID
+    except RunInterrupted as exc:  # Ctrl-C during a run: one line, what was kept, how to resume
+        _err(str(exc))
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # Ctrl-C anywhere else
+        _err("interrupted")
+        return EXIT_INTERRUPTED
     except RobustEvalError as exc:
         _err(f"error: {exc}")
         return EXIT_INVALID

@@ -9,6 +9,7 @@ __all__ = [
     "ProtocolError",
     "ProtocolIssue",
     "RobustEvalError",
+    "RunInterrupted",
     "field_path",
 ]
 
@@ -26,6 +27,10 @@ def field_path(loc: Sequence[int | str]) -> str:
 
 class RobustEvalError(Exception):
     """Base class of every error robusteval raises on purpose."""
+
+
+class RunInterrupted(RobustEvalError):
+    """A run stopped by Ctrl-C, its finished items kept; the message says how many and how to resume."""
 
 
 @dataclass(frozen=True)

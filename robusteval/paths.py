@@ -13,10 +13,12 @@ An out folder is robusteval's when it holds the marker file :data:`MARKER`, writ
 
 from __future__ import annotations
 
-__all__ = ["MARKER", "claim_out_dir", "default_cache_dir", "path_under", "unsafe_reason"]
+__all__ = ["LOCK", "MARKER", "claim_out_dir", "default_cache_dir", "hold_out_dir", "path_under", "unsafe_reason"]
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from robusteval import __version__
@@ -76,8 +78,8 @@ def claim_out_dir(out_dir: Path, command: str, *, force: bool = False) -> None:
     """Make ``out_dir`` robusteval's folder for ``command`` (e.g. ``run``) by writing the marker into it.
 
     Accepted: a new or empty folder, or one whose marker names the same command (a rerun resumes there).
-    Refused with a one-line RobustEvalError: a file, or a folder holding anything else (files robusteval did
-    not write, or another command's output), unless ``force``.
+    Refused with a one-line RobustEvalError: a file, a folder that cannot be written, or a folder holding
+    anything else (files robusteval did not write, or another command's output), unless ``force``.
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise RobustEvalError(f"--out {out_dir} is a file, not a folder; give a folder")
@@ -91,5 +93,43 @@ def claim_out_dir(out_dir: Path, command: str, *, force: bool = False) -> None:
                 f"--out {out_dir} holds {whose} ({shown}); {command} would overwrite them: "
                 "give a new or empty folder, or --force to write there anyway"
             )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MARKER).write_text(json.dumps({"command": command, "version": __version__}) + "\n", encoding="utf-8")
+    try:  # a folder that cannot be written fails here, before any work, not after the first unit
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        (out_dir / MARKER).write_text(json.dumps({"command": command, "version": __version__}) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise RobustEvalError(
+            f"--out {out_dir} cannot be written ({exc.strerror or type(exc).__name__}); give a folder you can write to"
+        ) from None
+
+
+LOCK = ".lock"
+
+
+@contextmanager
+def hold_out_dir(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir`` for one run: an exclusive ``flock`` on ``out_dir/.lock`` (which names the holder's pid),
+    released when the run ends or its process dies. A second run into the same folder meanwhile is refused
+    with a one-line RobustEvalError naming the live run's pid."""
+    import fcntl
+
+    path = out_dir / LOCK
+    with path.open("a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip() or "unknown"
+            raise RobustEvalError(
+                f"--out {out_dir} is in use by a run in progress (pid {pid}); wait for it to end, or give another --out"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)

@@ -39,11 +39,11 @@ from robusteval.engine.base import load_models, torch_threads
 from robusteval.engine.progress import progress_reporter
 from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
 from robusteval.engine.work import prediction_targets
-from robusteval.errors import FieldError
+from robusteval.errors import FieldError, RunInterrupted
 from robusteval.illustrate import write_examples, write_run_images
 from robusteval.metrics import METRICS
 from robusteval.models import ADAPTERS
-from robusteval.paths import claim_out_dir, default_cache_dir
+from robusteval.paths import claim_out_dir, default_cache_dir, hold_out_dir
 from robusteval.protocol import Protocol, protocol_sha256
 from robusteval.report import render_report
 from robusteval.rundir import INDEX, ITEMS, TIMING_COLUMNS, MetricFacts, write_cases, write_summary
@@ -155,7 +155,8 @@ def check_model_files(job: EngineJob) -> None:
 
 
 def profile_models(job: EngineJob, protocol: Protocol, log: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Parameters, FLOPs, latency, peak memory (and energy where measurable) per model, on the first ID case."""
+    """Parameters, FLOPs, latency, peak memory, energy and CO2 (measured or estimated) per model, on the
+    first ID case."""
     from robusteval.models.efficiency import profile_model  # imports torch: only when a run profiles
 
     first = next((i for i in job.plan.items if i.split == "id"), None)
@@ -172,8 +173,11 @@ def profile_models(job: EngineJob, protocol: Protocol, log: Callable[[str], None
             entry: dict[str, Any] = {"model": spec.name, "family": spec.family, "case_id": case.case_id}
             try:
                 (runtime,) = load_models([spec], job.base_dir, job.device)
+                r = protocol.report
                 entry.update(profile_model(runtime.adapter, case, repeats=2, warmup=1,
-                                           country_iso_code=protocol.report.energy_country_iso))  # fmt: skip
+                                           country_iso_code=r.energy_country_iso,
+                                           grid_gco2_per_kwh=r.energy_grid_gco2_per_kwh,
+                                           cpu_tdp_per_core_w=r.energy_cpu_tdp_per_core_w))  # fmt: skip
             except Exception as exc:
                 entry["error"] = f"{type(exc).__name__}: {exc}"
                 log(f"efficiency profile of {spec.name} failed: {entry['error']}")
@@ -197,12 +201,27 @@ def run_protocol(
 
     Finished cases are kept in ``out_dir/items.jsonl``; a rerun resumes from them unless ``fresh``.
     ``out_dir`` must be new, empty or an earlier run's folder (its marker file); ``force`` writes into any
-    folder (see :func:`robusteval.paths.claim_out_dir`).
+    folder (see :func:`robusteval.paths.claim_out_dir`). One run at a time holds ``out_dir``
+    (:func:`robusteval.paths.hold_out_dir`): a second one is refused, naming the live run's pid.
     """
+    claim_out_dir(out_dir, "run", force=force)  # before anything is written: never over the user's files
+    with hold_out_dir(out_dir):
+        return _run_protocol(protocol, protocol_path, out_dir, cache_dir=cache_dir, engine=engine, fresh=fresh, log=log)
+
+
+def _run_protocol(
+    protocol: Protocol,
+    protocol_path: Path,
+    out_dir: Path,
+    *,
+    cache_dir: Path | None,
+    engine: str | None,
+    fresh: bool,
+    log: Callable[[str], None],
+) -> RunResult:
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     cache_dir = (cache_dir or default_cache_dir()).resolve()  # workers (Ray Tune trials) may change cwd
-    claim_out_dir(out_dir, "run", force=force)  # before anything is written: never over the user's files
     records = list_cases(protocol.dataset, cache_dir)
     plan = make_plan(protocol, records)
     engine_name = engine or protocol.execution.engine
@@ -228,7 +247,14 @@ def run_protocol(
                 done.update(zip(row_keys, rows, strict=True))
                 progress(n_items)
 
-            ENGINES.get(engine_name)().run(replace(job, plan=replace(plan, items=todo)), on_unit)
+            try:
+                ENGINES.get(engine_name)().run(replace(job, plan=replace(plan, items=todo)), on_unit)
+            except KeyboardInterrupt:  # every finished unit is already in the store (appended and fsynced)
+                kept = len(plan.items) - len(pending_items(job, keys, done))
+                raise RunInterrupted(
+                    f"interrupted: {kept} of {len(plan.items)} items kept in {out_dir / ITEMS}; "
+                    "rerun the same command to resume"
+                ) from None
     t_engine = time.perf_counter() - t0
     metric_cols = list(protocol.metrics.panel)
     ordered = [done[keys[(i.record.case_id, i.condition, i.severity, m.name)]] for i in plan.items for m in job.models]

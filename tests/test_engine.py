@@ -7,6 +7,7 @@ import math
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -16,8 +17,8 @@ import pytest
 import yaml
 
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan, store
-from robusteval.engine.ray_engine import gpu_share, worker_count
+from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan, ray_engine, store
+from robusteval.engine.ray_engine import gpu_share, ray_address, worker_count
 from robusteval.engine.store import item_keys, pending_items
 from robusteval.errors import RobustEvalError
 from robusteval.metrics import MetricConfig
@@ -120,6 +121,54 @@ def test_resume_skips_exactly_the_finished_items(job: EngineJob, monkeypatch: py
     assert pending_items(job, keys, {k: {} for k in keys.values()}) == []
     monkeypatch.setattr(store, "__version__", "999.0")  # rows of another robusteval version are not reused
     assert not set(item_keys(job).values()) & set(keys.values())
+
+
+def test_without_an_address_ray_starts_its_own_even_beside_a_stale_cluster_file(
+    job: EngineJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ray
+    import ray._private.utils
+
+    if ray.is_initialized():
+        pytest.skip("a Ray of this session is running")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # what `ray start` left behind in /tmp/ray/ray_current_cluster, the cluster long gone: attaching to it hangs
+    monkeypatch.setattr(ray._private.utils, "read_ray_address", lambda temp_dir=None: "127.0.0.1:1")
+    small = dataclasses.replace(job, plan=dataclasses.replace(job.plan, items=job.plan.items[:1]), workers=1)
+    assert ray_address(small) == "local"
+    assert len(_collect("ray", small)) == len(job.models)
+    assert not ray.is_initialized()
+
+
+def test_an_unreachable_address_fails_fast_with_what_to_do(job: EngineJob, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+
+    monkeypatch.setattr(ray_engine, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # nothing listens there
+    t0 = time.monotonic()
+    with pytest.raises(RobustEvalError, match=r"cannot connect to the Ray cluster at 127\.0\.0\.1:1 .*ray start"):
+        _collect("ray", job)
+    assert time.monotonic() - t0 < 5
+    assert not ray.is_initialized()
+
+
+def test_a_torn_last_line_is_set_aside_and_the_next_row_starts_a_new_line(tmp_path: Path) -> None:
+    path = tmp_path / "items.jsonl"
+    items = store.ItemStore(path)
+    items.append(["a"], [{"v": 1}])
+    items.append(["b"], [{"v": 2}])
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-9])  # the disk filled up mid-write
+    with pytest.warns(RuntimeWarning, match="last line was torn"):
+        assert items.load() == {"a": {"v": 1}}
+    assert (tmp_path / "items.jsonl.torn").read_bytes() == whole[whole.index(b"\n") + 1 : -9] + b"\n"
+    items.append(["b"], [{"v": 2}])
+    assert path.read_bytes() == whole
+    with open(path, "ab") as f:
+        f.write(b'{"keys": ["c"], "ro')  # torn again, and appended to without a load in between
+    items.append(["d"], [{"v": 4}])
+    with pytest.warns(RuntimeWarning, match="line 3 is not a stored unit"):
+        assert items.load() == {"a": {"v": 1}, "b": {"v": 2}, "d": {"v": 4}}
 
 
 def _collect(

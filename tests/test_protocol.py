@@ -89,6 +89,20 @@ def test_shipped_protocols_are_valid(name: str) -> None:
             VALID.replace("params: {entry: unet}", "params: {entry: unet, entry: unetr}"),
             ":6: models[0].params.entry: key 'entry' repeats (also on line 6)",
         ),
+        # the energy report's grid and power model: a country code, or gCO2/kWh, or watts per core in range
+        (
+            VALID + "report:\n  energy_grid_gco2_per_kwh: -5\n",
+            ":13: report.energy_grid_gco2_per_kwh: input should be greater than 0",
+        ),
+        (
+            VALID + "report:\n  energy_grid_gco2_per_kwh: 5000\n",
+            ":13: report.energy_grid_gco2_per_kwh: input should be less",
+        ),
+        (VALID + "report:\n  energy_country_iso: fr\n", ":13: report.energy_country_iso: "),
+        (
+            VALID + "report:\n  energy_cpu_tdp_per_core_w: 0\n",
+            ":13: report.energy_cpu_tdp_per_core_w: input should be greater",
+        ),
         # a manifest folder must hold manifest.csv
         (VALID + "dataset:\n  source: manifest\n  path: .\n", ":14: dataset.path: folder"),
         # YAML syntax error, empty file, python-object tags
@@ -105,6 +119,19 @@ def test_invalid_protocol_exits_2_with_file_line_field(
     assert code == 2
     assert "Traceback" not in err
     assert f"{tmp_path / 'p.yaml'}{expected}" in err, err
+
+
+def test_energy_overrides_load(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(VALID + "report:\n  energy_country_iso: FRA\n  energy_grid_gco2_per_kwh: 56\n"
+                    "  energy_cpu_tdp_per_core_w: 7.5\n")  # fmt: skip
+    report = load_protocol(path).report
+    assert (report.energy_country_iso, report.energy_grid_gco2_per_kwh) == ("FRA", 56.0)
+    assert report.energy_cpu_tdp_per_core_w == 7.5
+    path.write_text(VALID)
+    default = load_protocol(path).report
+    assert default.energy_grid_gco2_per_kwh is None
+    assert default.energy_country_iso is None
 
 
 def test_every_problem_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -104,6 +104,21 @@ def test_report_is_self_contained(smoke_run: tuple[int, Path]) -> None:
     assert "https://" not in html
 
 
+def test_default_report_has_energy_and_co2_per_1000_cases_with_the_method(smoke_run: tuple[int, Path]) -> None:
+    _, out = smoke_run
+    summary = json.loads((out / "summary.json").read_text())
+    profiled = [m for m in summary["models"] if m.get("energy_j_method")]
+    assert profiled
+    for m in profiled:  # no protocol setting: measured (RAPL / NVML) where readable, else the power model
+        assert m["energy_j_method"].startswith(("measured:", "estimated (power model")), m["energy_j_method"]
+        assert m["co2_g_per_1000"] > 0
+        assert "gCO2eq/kWh" in m["energy_j_method"]
+    html = (out / "index.html").read_text()
+    assert "CO2-eq / 1,000 cases (g)" in html
+    assert "energy / 1,000 cases (kWh)" in html
+    assert "against g CO2eq per 1,000 cases" in html
+
+
 def test_run_draws_and_embeds_the_example_overlays(smoke_run: tuple[int, Path]) -> None:
     _, out = smoke_run
     assert (out / "examples" / "worst_case.png").is_file()
@@ -212,6 +227,40 @@ def test_driver_killed_mid_run_then_rerun_gives_identical_results(
     assert (out / "cases.csv").read_text() == (reference / "cases.csv").read_text()
 
 
+def test_ctrl_c_stops_with_one_line_and_exit_130_then_a_rerun_resumes(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import robusteval.engine.local as local
+    import robusteval.run
+
+    monkeypatch.setattr(robusteval.run, "render_report", lambda out: None)  # the report is not under test here
+    real = local.evaluate_case
+    kept: list[int] = []
+
+    def interrupted_on_the_second_case(items, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if kept:
+            raise KeyboardInterrupt
+        kept.append(len(items))
+        return real(items, *args, **kwargs)
+
+    monkeypatch.setattr(local, "evaluate_case", interrupted_on_the_second_case)
+    out = tmp_path / "out"
+    cmd = ["run", str(SMOKE), "--out", str(out), "--cache", str(cache_dir), "--engine", "local"]
+    assert main(cmd) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"interrupted: {kept[0]} of 8 items kept in {out / 'items.jsonl'}; rerun the same command to resume"
+    )
+    assert "Traceback" not in "\n".join(err)
+    assert len(_stored_keys(out / "items.jsonl")) == kept[0]
+    monkeypatch.setattr(local, "evaluate_case", real)
+    assert main(cmd) == 0
+    assert f"resuming: {kept[0]} items already done" in capsys.readouterr().err
+    keys = _stored_keys(out / "items.jsonl")
+    assert len(keys) == len(set(keys)) == 8  # the rerun computed only what the interrupted run had not
+    assert len(pd.read_csv(out / "cases.csv")) == 8
+
+
 def test_exported_test_sets_evaluate_through_the_predictions_adapter(tmp_path: Path, cache_dir: Path) -> None:
     """`export` writes exactly what a run evaluates: its labels, read back as external predictions, score DSC 1."""
     exported = tmp_path / "exported"
@@ -284,6 +333,73 @@ def test_out_folder_with_the_users_files_is_refused(
     assert f"--out {data} holds files robusteval did not write (c0_flair.nii.gz, c0_label.nii.gz, c0_t1.nii.gz" in err
     assert "--force" in err
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # no marker, no result, nothing replaced
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_any_work(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    import robusteval.run
+
+    def no_work(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("work started")
+
+    monkeypatch.setattr(robusteval.run, "list_cases", no_work)
+    (tmp_path / "a_file").write_text("")
+    outs = [tmp_path / "a_file" / "out"]  # under a file: no folder can be made there (root included)
+    (tmp_path / "read_only").mkdir(mode=0o500)
+    outs.append(tmp_path / "read_only")
+    if os.geteuid() == 0:  # root writes into read-only folders: the folder refuses new files as it would a user
+        real_write = Path.write_bytes
+
+        def refused(self: Path, data: bytes) -> int:
+            if self.parent == tmp_path / "read_only":
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_write(self, data)
+
+        monkeypatch.setattr(Path, "write_bytes", refused)
+    for out in outs:
+        assert main(["run", str(SMOKE), "--out", str(out), "--cache", str(cache_dir)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: --out {out} cannot be written (")
+        assert "\n" not in err
+        assert err.endswith("); give a folder you can write to")
+
+
+def test_a_second_run_into_the_same_folder_is_refused_naming_the_live_one(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+    import sys
+
+    import robusteval.run
+    from robusteval.paths import claim_out_dir, hold_out_dir
+
+    def no_work(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("work started")
+
+    out = tmp_path / "out"
+    holder = (
+        "import sys, time; from pathlib import Path; from robusteval.paths import claim_out_dir, hold_out_dir\n"
+        "out = Path(sys.argv[1]); claim_out_dir(out, 'run')\n"
+        "with hold_out_dir(out):\n    print('held', flush=True); time.sleep(120)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", holder, str(out)], stdout=subprocess.PIPE, text=True) as live:
+        try:
+            assert live.stdout is not None
+            assert live.stdout.readline() == "held\n"
+            monkeypatch.setattr(robusteval.run, "list_cases", no_work)
+            assert main(["run", str(SMOKE), "--out", str(out), "--cache", str(cache_dir)]) == 2
+            assert capsys.readouterr().err.strip() == (
+                f"error: --out {out} is in use by a run in progress (pid {live.pid}); wait for it to end, "
+                "or give another --out"
+            )
+        finally:
+            live.kill()
+    claim_out_dir(out, "run")
+    with hold_out_dir(out):  # the lock died with its process
+        pass
 
 
 def test_force_writes_beside_the_users_files_then_reruns_resume(

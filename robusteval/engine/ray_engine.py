@@ -13,7 +13,7 @@ the object store; rows return through it.
 
 from __future__ import annotations
 
-__all__ = ["RayEngine", "gpu_share", "worker_count"]
+__all__ = ["CONNECT_TIMEOUT_S", "RayEngine", "gpu_share", "ray_address", "worker_count"]
 
 import math
 import os
@@ -93,6 +93,35 @@ def gpu_share(job: EngineJob, gpus: float) -> float:
     return min(1.0, gpus / job.workers) if job.workers else 1.0
 
 
+# How long a given cluster address may take to accept a connection before the run gives up (exit 2).
+CONNECT_TIMEOUT_S = 10.0
+
+
+def ray_address(job: EngineJob) -> str:
+    """The address for ``ray.init``: ``execution.address``, else ``RAY_ADDRESS``, else ``"local"``.
+
+    ``"local"`` starts a new local Ray: without it Ray attaches to whatever cluster the machine has (a live
+    ``ray start``, or a stale ``ray_current_cluster`` file, where ``ray.init`` hangs). A given address is tried
+    first with a plain TCP connection bounded by ``CONNECT_TIMEOUT_S``; one that cannot be reached is a
+    :class:`RobustEvalError` (exit 2) rather than a hang.
+    """
+    address = job.address or os.environ.get("RAY_ADDRESS") or "local"
+    if address in ("local", "auto"):
+        return address
+    host, sep, port = address.split("://", 1)[-1].split("/", 1)[0].rpartition(":")
+    if not sep or not port.isdigit():
+        return address  # not host:port: left to Ray's own parsing and errors
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise RobustEvalError(
+            f"execution.address: cannot connect to the Ray cluster at {address} ({exc or type(exc).__name__}); "
+            "start it (ray start --head), fix execution.address or RAY_ADDRESS, or unset both to run on a new "
+            "local Ray"
+        ) from None
+    return address
+
+
 def _creation_error(exc: Exception) -> str:
     """The message of the exception a Ray actor's ``__init__`` raised (the last line of Ray's report)."""
     last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
@@ -118,8 +147,7 @@ class RayEngine(Engine):
 
         started_here = not ray.is_initialized()
         if started_here:
-            address = job.address or os.environ.get("RAY_ADDRESS")
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            ray.init(address=ray_address(job), include_dashboard=False, log_to_driver=False, configure_logging=False)
         actors: list[Any] = []
         try:
             resources = {k: float(v) for k, v in ray.cluster_resources().items()}  # type: ignore[no-untyped-call]

@@ -3,7 +3,8 @@
 Each row is keyed by a content hash of (case data, condition and its options, severity and seed, model weights
 and settings, metric configuration, robusteval's version). A rerun skips every item whose rows are all
 present, so after a crash or Ctrl-C the final ``cases.csv`` is identical to an uninterrupted run's. A torn
-last line (the process killed mid-write) is ignored. ``--fresh`` deletes the store first.
+last line (the process killed mid-write, a full disk) is set aside in ``items.jsonl.torn`` with a warning, and
+appends always start on a new line. ``--fresh`` deletes the store first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ __all__ = ["ItemStore", "item_keys"]
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,21 +68,46 @@ class ItemStore:
         self.path = path
 
     def load(self) -> dict[str, dict[str, Any]]:
+        """The stored rows by key. A torn last line (a process killed mid-write, a full disk) is set aside,
+        with a warning, in ``items.jsonl.torn`` and cut from the store, so the next append starts a new line."""
         done: dict[str, dict[str, Any]] = {}
         if not self.path.is_file():
             return done
-        with self.path.open(encoding="utf-8") as f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a torn write from a killed process
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            self._set_aside(data[cut:], cut)
+            data = data[:cut]
+        for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            try:
+                entry = json.loads(line)
                 done.update(zip(entry["keys"], entry["rows"], strict=True))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                warnings.warn(f"{self.path}: line {n} is not a stored unit; ignored", RuntimeWarning, stacklevel=2)
         return done
 
+    def _set_aside(self, fragment: bytes, cut: int) -> None:
+        torn = self.path.with_name(self.path.name + ".torn")
+        with torn.open("ab") as f:
+            f.write(fragment + b"\n")
+        with self.path.open("r+b") as f:
+            f.truncate(cut)
+            f.flush()
+            os.fsync(f.fileno())
+        warnings.warn(
+            f"{self.path}: its last line was torn (a run killed mid-write or a full disk); its {len(fragment)} "
+            f"bytes are set aside in {torn.name} and those items will be computed again",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
     def append(self, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
-        line = json.dumps({"keys": list(keys), "rows": list(rows)}, allow_nan=True) + "\n"
-        with self.path.open("a", encoding="utf-8") as f:
+        line = (json.dumps({"keys": list(keys), "rows": list(rows)}, allow_nan=True) + "\n").encode("utf-8")
+        with self.path.open("ab+") as f:
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":  # a torn tail written since load: never glue a row onto it
+                    line = b"\n" + line
             f.write(line)
             f.flush()
             os.fsync(f.fileno())

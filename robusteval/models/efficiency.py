@@ -28,6 +28,14 @@ import torch
 
 from robusteval.data.case import Case
 from robusteval.models.base import ModelAdapter, TorchSegmenter
+from robusteval.models.energy import (
+    DEFAULT_CPU_TDP_PER_CORE_W,
+    J_PER_KWH,
+    EnergyMeter,
+    co2_g,
+    per_thousand,
+    with_method_keys,
+)
 
 MIB = float(2**20)
 _STATUS = Path("/proc/self/status")
@@ -144,22 +152,16 @@ def _windows(adapter: TorchSegmenter, case: Case) -> int:
     return calls[0]
 
 
-def _energy(
-    run: Callable[[], object], repeats: int, country_iso_code: str | None
-) -> tuple[float | None, float | None, str]:
-    """(joules per case, g CO2eq per case, method): codecarbon's offline tracker around ``repeats`` runs."""
-    if country_iso_code is None:
-        return (
-            None,
-            None,
-            "not measured: no country_iso_code given (codecarbon's offline tracker needs the grid)",
-        )
+def _codecarbon(
+    run: Callable[[], object], repeats: int, country_iso_code: str, gco2_per_kwh: float | None
+) -> tuple[dict[str, Any] | None, str]:
+    """codecarbon's offline tracker around ``repeats`` runs: (the energy fields, '') or (None, why not)."""
     try:
         from importlib.metadata import version
 
         from codecarbon import OfflineEmissionsTracker
     except Exception as exc:
-        return None, None, f"not measured: codecarbon unavailable ({type(exc).__name__}: {exc})"
+        return None, f"codecarbon unavailable ({type(exc).__name__}: {exc})"
     logger = logging.getLogger("codecarbon")
     level = logger.level
     logger.setLevel(logging.ERROR)  # its init messages come before log_level applies
@@ -171,7 +173,7 @@ def _energy(
         tracker.start()
     except Exception as exc:  # any failure of the optional tracker: reported, never fatal
         logger.setLevel(level)
-        return None, None, f"not measured: codecarbon failed to start ({type(exc).__name__}: {exc})"
+        return None, f"codecarbon failed to start ({type(exc).__name__}: {exc})"
     try:
         for _ in range(repeats):
             run()
@@ -180,16 +182,24 @@ def _energy(
         logger.setLevel(level)
     data = getattr(tracker, "final_emissions_data", None)
     if emissions_kg is None or data is None:
-        return None, None, "not measured: codecarbon returned no measurement (see its log)"
+        return None, "codecarbon returned no measurement (see its log)"
     hardware = ", ".join(getattr(tracker, "_conf", {}).get("hardware", [])) or "unknown hardware"
-    joules = float(data.energy_consumed) * 3.6e6 / repeats
+    joules = float(data.energy_consumed) * J_PER_KWH / repeats
     grams = float(emissions_kg) * 1e3 / repeats
+    grid = f"its grid for {country_iso_code}"
+    if gco2_per_kwh is not None:
+        grams = co2_g(joules, gco2_per_kwh)
+        grid = f"{gco2_per_kwh:g} gCO2eq/kWh (protocol report.energy_grid_gco2_per_kwh)"
+    kwh, g1000 = per_thousand(joules, grams)
     method = (
         f"codecarbon {version('codecarbon')} OfflineEmissionsTracker(country_iso_code={country_iso_code!r}, "
-        f"tracking_mode='process'), mean of {repeats} predict() calls; {hardware}. An estimate, not a meter "
-        "reading, unless the CPU is read through RAPL and the GPU through NVML"
+        f"tracking_mode='process'), mean of {repeats} predict() calls; {hardware}; grid {grid}. Measured "
+        "where the CPU is read through RAPL and the GPU through NVML, else codecarbon's own estimate"
     )
-    return joules, grams, method
+    return {
+        "energy_j": joules, "co2_g": grams, "energy_kwh_per_1000": kwh, "co2_g_per_1000": g1000,
+        "energy_method": method,
+    }, ""  # fmt: skip
 
 
 def profile_model(
@@ -199,13 +209,19 @@ def profile_model(
     repeats: int = 3,
     warmup: int = 1,
     country_iso_code: str | None = None,
+    grid_gco2_per_kwh: float | None = None,
+    cpu_tdp_per_core_w: float | None = None,
+    rapl_root: Path | None = None,
 ) -> dict[str, Any]:
     """Efficiency facts of ``adapter`` on ``case`` (see the module docstring for units and conventions).
 
     Keys (each with ``<key>_method``): ``parameters``; ``flops`` (one forward at the ROI size);
     ``flops_per_case`` (× sliding windows × TTA passes); ``latency_s`` (median of ``repeats`` predict() calls
     after ``warmup`` untimed ones; the runs are in ``latency_runs_s``); ``peak_memory_mib`` (one predict());
-    ``energy_j`` and ``co2_g`` per case (codecarbon, only with ``country_iso_code``, ISO 3166 alpha-3).
+    ``energy_j`` and ``co2_g`` per case, ``energy_kwh_per_1000`` and ``co2_g_per_1000`` per 1,000 cases
+    (:mod:`robusteval.models.energy`: codecarbon when installed and ``country_iso_code`` (ISO 3166 alpha-3)
+    is given, else RAPL / NVML counters read around the timed calls, else the declared power model on the
+    measured latency; CO2 on ``grid_gco2_per_kwh``, else the country's grid, else the world-average default).
     An adapter with ``not_profiled`` set (the human baseline) gets every value None, the reason as the method.
     """
     if repeats < 1 or warmup < 0:
@@ -214,7 +230,17 @@ def profile_model(
     out: dict[str, Any] = {"model": adapter.name, "adapter": type(core).__name__}
     if core.not_profiled:
         reason = f"not applicable: {core.not_profiled}"
-        for key in ("parameters", "flops", "flops_per_case", "latency_s", "peak_memory_mib", "energy_j", "co2_g"):
+        for key in (
+            "parameters",
+            "flops",
+            "flops_per_case",
+            "latency_s",
+            "peak_memory_mib",
+            "energy_j",
+            "co2_g",
+            "energy_kwh_per_1000",
+            "co2_g_per_1000",
+        ):
             out[key] = None
             out["latency_method" if key == "latency_s" else f"{key}_method"] = reason
         return out
@@ -245,11 +271,18 @@ def profile_model(
 
     for _ in range(warmup):
         run()
+    meter = EnergyMeter(
+        device=device, cores=max(1, torch.get_num_threads()), country_iso=country_iso_code,
+        gco2_per_kwh=grid_gco2_per_kwh, rapl_root=rapl_root,
+        tdp_per_core_w=DEFAULT_CPU_TDP_PER_CORE_W if cpu_tdp_per_core_w is None else cpu_tdp_per_core_w,
+    )  # fmt: skip
     runs = []
+    meter.start()
     for _ in range(repeats):
         t0 = time.perf_counter()
         run()
         runs.append(time.perf_counter() - t0)
+    metered = meter.stop(repeats, statistics.median(runs))
     out["latency_s"] = statistics.median(runs)
     out["latency_runs_s"] = runs
     out["latency_method"] = (
@@ -257,6 +290,10 @@ def profile_model(
         f"{case.shape} on {device} (time.perf_counter; predict returns host arrays, so GPU work is included)"
     )
     out["peak_memory_mib"], out["peak_memory_mib_method"] = peak_memory_mib(run, device)
-    out["energy_j"], out["co2_g"], method = _energy(run, repeats, country_iso_code)
-    out["energy_j_method"] = out["co2_g_method"] = method
+    energy, why_not = _codecarbon(run, repeats, country_iso_code, grid_gco2_per_kwh) if country_iso_code else (None, "")
+    if energy is None:
+        energy = metered
+        if why_not:
+            energy["energy_method"] = f"{energy['energy_method']} ({why_not})"
+    out.update(with_method_keys(energy))
     return out

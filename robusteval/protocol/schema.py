@@ -361,7 +361,23 @@ class ReportSpec(_Spec):
     efficiency: bool = Field(default=True, description="profile parameters, FLOPs, latency, memory per model")
     examples: bool = Field(default=True, description="draw the worst and median case overlays (predicts again)")
     energy_country_iso: str | None = Field(
-        default=None, pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3 grid for codecarbon's CO2 estimate"
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 3166 alpha-3 country: codecarbon measures energy and CO2 on its grid (when installed)",
+    )
+    energy_grid_gco2_per_kwh: float | None = Field(
+        default=None,
+        gt=0,
+        le=2000,
+        description="grid carbon intensity (gCO2eq/kWh) for CO2; overrides the country's grid and the "
+        "default world average (robusteval.models.energy.DEFAULT_GRID_INTENSITY_G_PER_KWH)",
+    )
+    energy_cpu_tdp_per_core_w: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="watts per busy CPU core of the energy estimate used when no RAPL/NVML counter is readable "
+        "(default robusteval.models.energy.DEFAULT_CPU_TDP_PER_CORE_W)",
     )
 
 

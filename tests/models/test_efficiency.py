@@ -68,8 +68,40 @@ def test_profile_of_the_tiny_unet(checkpoint: Path) -> None:
     assert prof["latency_s"] == statistics.median(prof["latency_runs_s"]) > 0
     assert prof["peak_memory_mib"] is None or prof["peak_memory_mib"] >= 0
     assert prof["peak_memory_mib_method"]
-    assert prof["energy_j"] is None
-    assert prof["energy_j_method"].startswith("not measured: no country_iso_code")
+    # no codecarbon grid named: RAPL where readable, else the declared power model on the measured latency
+    assert prof["energy_j"] > 0
+    assert prof["co2_g"] > 0
+    assert prof["co2_g_per_1000"] == pytest.approx(prof["co2_g"] * 1000)
+    assert prof["energy_j_method"].startswith(("measured: RAPL", "estimated (power model"))
+    assert prof["co2_g_method"] == prof["energy_j_method"]
+
+
+def test_profile_energy_estimate_uses_the_latency_and_the_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(efficiency.torch, "get_num_threads", lambda: 1)
+    model = _conv_model(tmp_path)
+    prof = profile_model(
+        model, make_case(shape=(16, 16, 16)), repeats=2, warmup=0, grid_gco2_per_kwh=100.0,
+        cpu_tdp_per_core_w=20.0, rapl_root=tmp_path / "no-powercap",
+    )  # fmt: skip
+    method = prof["energy_j_method"]
+    assert method.startswith("estimated (power model")
+    assert "20 W per core × 1 core(s)" in method
+    assert "100 gCO2eq/kWh (protocol" in method
+    assert 0 < prof["energy_j"] <= 20.0 * prof["latency_s"] + 1e-12
+    assert prof["co2_g"] == pytest.approx(prof["energy_j"] / 3.6e6 * 100.0)
+    assert prof["energy_kwh_per_1000"] == pytest.approx(prof["energy_j"] / 3.6e3)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("codecarbon") is not None, reason="checks the fallback")
+def test_a_country_without_codecarbon_falls_back_and_says_why(tmp_path: Path) -> None:
+    model = _conv_model(tmp_path)
+    prof = profile_model(model, make_case(shape=(16, 16, 16)), repeats=1, warmup=0, country_iso_code="DEU",
+                         rapl_root=tmp_path / "no-powercap")  # fmt: skip
+    assert prof["energy_j"] > 0
+    assert "codecarbon unavailable" in prof["energy_j_method"]
+    assert "country DEU not looked up" in prof["energy_j_method"]
 
 
 def test_count_flops_of_a_linear_layer() -> None:

@@ -268,3 +268,33 @@ def test_every_chart_fits_the_page_at_its_own_size(tmp_path: Path) -> None:
     widths = _png_widths(render_report(run_dir).read_text(encoding="utf-8"))
     assert len(widths) >= 6
     assert max(widths) <= MAX_IMAGE_WIDTH_PX
+
+
+def test_efficiency_shows_energy_and_co2_per_1000_cases_with_the_method(tmp_path: Path) -> None:
+    cases = make_cases(models={"unet": "cnn", "unetr": "vit"}, n_id=4, ood_sites={"B": 4}, shifts={},
+                       severities=(), seed=0)  # fmt: skip
+    estimated = (
+        "estimated (power model; no RAPL/NVML counter readable): 10 W per core × 2 core(s) × 0.90 CPU utilisation "
+        "× 0.5 s latency per case; grid 475 gCO2eq/kWh (default: world average, IEA 2019, as codecarbon's "
+        "fallback); PUE 1.0"
+    )
+    measured = "measured: RAPL (intel-rapl:0; whole CPU package, all processes), mean of 2 predict() calls"
+    models = [
+        {"name": "unet", "family": "cnn", "parameters": 1_900_000, "latency_s": 0.5, "energy_j": 9.0,
+         "energy_j_method": estimated, "co2_g": 9.0 / 3.6e6 * 475, "co2_g_method": estimated,
+         "energy_kwh_per_1000": 9.0 / 3.6e3, "energy_kwh_per_1000_method": estimated,
+         "co2_g_per_1000": 9.0 / 3.6e3 * 475, "co2_g_per_1000_method": estimated},
+        {"name": "unetr", "family": "vit", "parameters": 92_000_000, "latency_s": 1.3, "energy_j": 40.0,
+         "energy_j_method": measured, "co2_g": 40.0 / 3.6e6 * 475, "co2_g_per_1000": 40.0 / 3.6e3 * 475,
+         "energy_kwh_per_1000": 40.0 / 3.6e3},
+    ]  # fmt: skip
+    run = write_run(tmp_path / "run", cases, ["dsc"], models=models)
+    html = _section(render_report(run).read_text(encoding="utf-8"), "efficiency")
+    for column in ("energy / 1,000 cases (kWh)", "CO2-eq / 1,000 cases (g)", "energy method"):
+        assert column in html
+    assert fmt_num(9.0 / 3.6e3 * 475) in html  # 1.19 g CO2eq per 1,000 cases
+    assert "estimated (power model)" in html
+    assert "measured (RAPL)" in html
+    assert str(escape(estimated)) in html  # the declared power model and grid, stated in full
+    assert "against g CO2eq per 1,000 cases" in html
+    assert html.count("data:image/png;base64,") == 2  # against parameters, and against CO2

@@ -6,7 +6,7 @@ PNG data URIs (:func:`~robusteval.report.figures.style.figure_to_data_uri`)."""
 from robusteval.report.figures.breaking_points import breaking_point_figure
 from robusteval.report.figures.degradation import degradation_figure
 from robusteval.report.figures.distribution import distribution_figure
-from robusteval.report.figures.efficiency import efficiency_figure
+from robusteval.report.figures.efficiency import co2_figure, efficiency_figure
 from robusteval.report.figures.forest import forest_figure
 from robusteval.report.figures.label_noise import label_noise_figure
 from robusteval.report.figures.lesion_size import lesion_size_figure
@@ -19,6 +19,7 @@ from robusteval.report.figures.style import HUMAN_COLOUR, figure_to_data_uri, mo
 __all__ = [
     "HUMAN_COLOUR",
     "breaking_point_figure",
+    "co2_figure",
     "degradation_figure",
     "degradation_heatmap",
     "distribution_figure",

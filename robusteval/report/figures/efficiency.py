@@ -1,8 +1,8 @@
-"""Performance against parameter count: ID mean with CI and OOD mean per model."""
+"""Performance against parameter count, and against CO2 per 1,000 cases: ID mean with CI and OOD mean."""
 
 from __future__ import annotations
 
-__all__ = ["efficiency_figure"]
+__all__ = ["co2_figure", "efficiency_figure"]
 
 import math
 
@@ -31,7 +31,20 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
     ``ood_mean``. None when no model has a parameter count. A human baseline (family ``human``, no
     parameters) is its ID mean as a dashed horizontal line with its CI band.
     """
-    p = perf[pd.to_numeric(perf["parameters"], errors="coerce") > 0]
+    return _against(perf, metric, "parameters", "parameters (log scale)")
+
+
+@styled
+def co2_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
+    """Performance against g CO2eq per 1,000 cases (log scale), as :func:`efficiency_figure` draws it
+    against parameters; ``perf`` has a ``co2_g_per_1000`` column. None when no model has a CO2 figure."""
+    return _against(perf, metric, "co2_g_per_1000", "g CO2eq per 1,000 cases (log scale)")
+
+
+def _against(perf: pd.DataFrame, metric: str, column: str, xlabel: str) -> Figure | None:
+    if column not in perf.columns:
+        return None
+    p = perf[pd.to_numeric(perf[column], errors="coerce") > 0]
     if p.empty:
         return None
     humans = perf[perf["family"].astype(str) == HUMAN_FAMILY]
@@ -40,7 +53,7 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
     fig = Figure(layout="constrained", figsize=(6.0, 3.6))
     ax = fig.subplots()
     for _, r in p.iterrows():
-        x = float(r["parameters"])
+        x = float(r[column])
         c = colours[str(r["family"])]
         y, lo, hi = as_float(r["id_mean"]), as_float(r["id_low"]), as_float(r["id_high"])
         if math.isfinite(y):
@@ -57,7 +70,7 @@ def efficiency_figure(perf: pd.DataFrame, metric: str) -> Figure | None:
         cell = pd.DataFrame({"mean": [r["id_mean"]], "ci_low": [r["id_low"]], "ci_high": [r["id_high"]]})
         ceiling(ax, cell, model_label(str(r["model"]), {str(r["model"])}), HUMAN_COLOUR)
     ax.set_xscale("log")
-    ax.set_xlabel("parameters (log scale)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3, which="both")
     handles = [Line2D([], [], marker="o", ls="", color=colours[f], label=short(f)) for f in families]

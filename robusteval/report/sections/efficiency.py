@@ -1,8 +1,8 @@
-"""Section 8, efficiency: parameters, FLOPs, latency, memory and energy against performance."""
+"""Section 8, efficiency: parameters, FLOPs, latency, memory, energy and CO2 against performance."""
 
 from __future__ import annotations
 
-__all__ = ["EFFICIENCY_FIELDS", "build"]
+__all__ = ["EFFICIENCY_FIELDS", "build", "energy_source"]
 
 from typing import Any
 
@@ -29,7 +29,23 @@ EFFICIENCY_FIELDS = (
     ("energy_j", "energy (J)", "num"),
     ("energy_kwh", "energy (kWh)", "num"),
     ("co2_g", "CO2-eq (g)", "num"),
+    ("energy_kwh_per_1000", "energy / 1,000 cases (kWh)", "num"),
+    ("co2_g_per_1000", "CO2-eq / 1,000 cases (g)", "num"),
 )
+
+
+def energy_source(method: str) -> str:
+    """A short label of how a profile's energy was obtained, from its method string."""
+    if not method:
+        return "n/a"
+    if method.startswith("codecarbon"):
+        return "codecarbon"
+    if method.startswith("measured"):
+        meters = [m for m in ("RAPL", "NVML") if m in method]
+        return f"measured ({' + '.join(meters)})" if meters else "measured"
+    if method.startswith("estimated"):
+        return "estimated (power model)"
+    return "not measured" if method.startswith("not ") else "n/a"
 
 
 def build(run: RunView) -> dict[str, Any]:
@@ -46,6 +62,10 @@ def build(run: RunView) -> dict[str, Any]:
         )
     fields = [(k, lab, kind) for k, lab, kind in EFFICIENCY_FIELDS if any(k in e for e in entries.values())]
     out["columns"] = [lab for _, lab, _ in fields]
+    has_energy = any("energy_j_method" in e for e in entries.values())
+    if has_energy:
+        out["columns"].append("energy method")
+    out["energy_methods"] = []
     id_cells = id_means(run, h)
     ood = ood_cells(run, h)
     ood_means = ood.groupby("model")["mean"].mean() if not ood.empty else pd.Series(dtype=float)
@@ -60,6 +80,11 @@ def build(run: RunView) -> dict[str, Any]:
             if v is None and method.startswith("not measured"):
                 reasons[f"{model}: {key}"] = method
             values.append({"text": fmt_count(v) if kind == "count" else fmt_num(v), "title": method})
+        if has_energy:
+            method = str(e.get("energy_j_method") or "")
+            values.append({"text": energy_source(method), "title": method})
+            if method and model not in run.human:
+                out["energy_methods"].append(f"{model}: {method}")
         c = id_cells.get(model, {})
         out["rows"].append(
             {
@@ -76,6 +101,7 @@ def build(run: RunView) -> dict[str, Any]:
                 "model": model,
                 "family": run.families.get(model) or e.get("family") or "?",
                 "parameters": e.get("parameters"),
+                "co2_g_per_1000": e.get("co2_g_per_1000"),
                 "id_mean": c.get("mean"),
                 "id_low": c.get("ci_low"),
                 "id_high": c.get("ci_high"),
@@ -94,4 +120,15 @@ def build(run: RunView) -> dict[str, Any]:
         out["figures"].append(fig)
     elif entries:
         out["notes"].append("No model has a parameter count: no performance-against-size plot.")
+    co2 = figure(
+        run,
+        F.co2_figure,
+        (pd.DataFrame(perf), h),
+        f"{h} against g CO2eq per 1,000 cases (energy and CO2 method per model below the table): ID clean "
+        f"mean with {run.level:.0%} CI (filled) and mean over OOD conditions (hollow)",
+    )
+    if co2:
+        out["figures"].append(co2)
+    elif has_energy:
+        out["notes"].append("No model has a CO2 figure: no performance-against-CO2 plot.")
     return out
