@@ -7,7 +7,6 @@ input (prediction, reference, ignore, probability, uncertainty).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,24 +15,8 @@ from metrics_helpers import random_masks
 from numpy.typing import NDArray
 
 from robusteval.metrics import METRICS, MetricConfig, compute_metrics
+from tests.read_only import READ_ONLY
 
-
-def _flag_read_only(a: NDArray[Any]) -> NDArray[Any]:
-    out = np.array(a)
-    out.setflags(write=False)
-    return out
-
-
-def _buffer_read_only(a: NDArray[Any]) -> NDArray[Any]:
-    """A read-only view of an immutable buffer, as Ray's zero-copy deserialization returns."""
-    c = np.ascontiguousarray(a)
-    return np.frombuffer(c.tobytes(), dtype=c.dtype).reshape(c.shape)
-
-
-READ_ONLY: dict[str, Callable[[NDArray[Any]], NDArray[Any]]] = {
-    "setflags": _flag_read_only,
-    "buffer": _buffer_read_only,
-}
 CONFIGS = {
     "voxel": MetricConfig(),
     "surfel-edt": MetricConfig(surface="surfel", distance_backend="edt"),

@@ -17,24 +17,7 @@ from shift_helpers import assert_same_case, digest, make_shift
 
 from robusteval.data.case import Case
 from robusteval.shifts import SHIFTS
-
-
-def _flag_read_only(a: NDArray[Any]) -> NDArray[Any]:
-    out = np.array(a)
-    out.setflags(write=False)
-    return out
-
-
-def _buffer_read_only(a: NDArray[Any]) -> NDArray[Any]:
-    """A read-only view of an immutable buffer, as Ray's zero-copy deserialization returns."""
-    c = np.ascontiguousarray(a)
-    return np.frombuffer(c.tobytes(), dtype=c.dtype).reshape(c.shape)
-
-
-READ_ONLY: dict[str, Callable[[NDArray[Any]], NDArray[Any]]] = {
-    "setflags": _flag_read_only,
-    "buffer": _buffer_read_only,
-}
+from tests.read_only import READ_ONLY
 
 
 def _with_annotation(case: Case, *, to_edge: bool) -> Case:
