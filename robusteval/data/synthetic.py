@@ -51,6 +51,7 @@ from __future__ import annotations
 
 __all__ = [
     "GENERATOR_VERSION",
+    "GENERATOR_REVISIONS",
     "SITES",
     "Anatomy",
     "ScannerProfile",
@@ -91,7 +92,11 @@ from robusteval.data.synth_common import smooth_noise as _smooth_noise
 from robusteval.data.synth_common import subject_rng as _subject_rng
 from robusteval.errors import RobustEvalError
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # the default data: the realistic generator (synthetic_v2); "1" = the easy one
+# Revision of each generator's output, part of the cache key: bump it with any change to what a generator
+# writes for the same parameters (a site's knobs, a rater), so caches made before are not reused.
+# Generator 2, revision 2: sites B and C eased (issue 16; docs/data.md).
+GENERATOR_REVISIONS = {"1": 1, "2": 2}
 
 
 # Modelled on the MICCAI-2017 WMH challenge scanners (Kuijf et al. 2019).
@@ -265,7 +270,9 @@ class SynthSpec:
     version: str = field(default=GENERATOR_VERSION)  # the generator: "1" or "2" (synthetic_v2)
 
     def key(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        """The cache folder name: a hash of the parameters and of the generator's revision."""
+        fields = {**asdict(self), "revision": GENERATOR_REVISIONS.get(self.version)}
+        blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

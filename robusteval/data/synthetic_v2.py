@@ -96,13 +96,13 @@ SITES_V2: dict[str, Site] = {
     ),
     "B": Site(
         ScannerProfile("B", "3T 2D FLAIR, 3 mm slices (Philips Achieva-like)", 3.0, (1.0, 1.0, 3.0),
-                       snr=18.0, bias_strength=0.30, gamma=0.85, scale=600.0),
-        slice_thickness_mm=3.0, flair=(0.13, 0.57, 0.50), t1=(0.25, 0.58, 0.85), lesion_contrast=0.9, texture=0.10,
+                       snr=18.0, bias_strength=0.25, gamma=0.85, scale=600.0),
+        slice_thickness_mm=3.0, flair=(0.13, 0.57, 0.50), t1=(0.25, 0.58, 0.85), lesion_contrast=0.95, texture=0.10,
     ),
     "C": Site(
-        ScannerProfile("C", "1.5T 2D FLAIR, 3 mm slices + 0.5 mm gap, low SNR (GE Signa HDxt-like)", 1.5,
-                       (1.2, 1.2, 3.5), snr=14.0, bias_strength=0.30, gamma=1.15, scale=250.0),
-        slice_thickness_mm=3.0, flair=(0.16, 0.56, 0.50), t1=(0.28, 0.60, 0.83), lesion_contrast=0.85, texture=0.10,
+        ScannerProfile("C", "1.5T 2D FLAIR, 3 mm slices (GE Signa HDxt-like)", 1.5,
+                       (1.2, 1.2, 3.0), snr=18.0, bias_strength=0.20, gamma=1.15, scale=250.0),
+        slice_thickness_mm=3.0, flair=(0.16, 0.56, 0.50), t1=(0.28, 0.60, 0.83), lesion_contrast=1.0, texture=0.10,
     ),
 }  # fmt: skip
 

@@ -159,7 +159,7 @@ def test_sites_differ_in_geometry_contrast_and_noise() -> None:
     a = scan(subject, SITES_V2["A"], subject_rng(0, "x"), 2.0)
     c = scan(subject, SITES_V2["C"], subject_rng(0, "x"), 2.0)
     zooms = np.sqrt((c.affine[:3, :3] ** 2).sum(axis=0))
-    assert np.allclose(zooms, (2.0, 2.0, 3.5), atol=0.05)  # 3 mm slices + 0.5 mm gap
+    assert np.allclose(zooms, (2.0, 2.0, 3.0), atol=0.05)  # 3 mm slices
     assert a.images["flair"].shape != c.images["flair"].shape
     # same anatomy, same lesions: the site-C reference holds most of site A's lesion volume
     vol_a = (a.labels["rater1"] == 1).sum() * 8.0
