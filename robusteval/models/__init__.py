@@ -5,6 +5,7 @@ from robusteval.models import (  # noqa: F401  (registers the adapters)
     knn,
     lesion_growing,
     monai_net,
+    nnunet,
     predictions,
     python_net,
     rater,

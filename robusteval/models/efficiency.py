@@ -262,9 +262,17 @@ def profile_model(
     else:
         device = torch.device("cpu")
         out["device"] = "cpu"
-        reason = f"not applicable: {type(core).__name__} runs no network here"
+        network = getattr(core, "network", None)  # a network run by its own predictor (nnU-Net)
+        reason = (
+            f"not measured: {type(core).__name__} runs its network through its own predictor"
+            if isinstance(network, torch.nn.Module)
+            else f"not applicable: {type(core).__name__} runs no network here"
+        )
         for key in ("parameters", "flops", "flops_per_case"):
             out[key], out[f"{key}_method"] = None, reason
+        if isinstance(network, torch.nn.Module):
+            out["parameters"] = int(sum(p.numel() for p in network.parameters()))
+            out["parameters_method"] = "sum of numel() over network.parameters() (trainable or not)"
 
     def run() -> None:
         adapter.predict(case)
