@@ -50,8 +50,8 @@ Everything is a pure function of its arguments: same arguments, byte-identical N
 from __future__ import annotations
 
 __all__ = [
-    "GENERATOR_VERSION",
     "GENERATOR_REVISIONS",
+    "GENERATOR_VERSION",
     "SITES",
     "Anatomy",
     "ScannerProfile",

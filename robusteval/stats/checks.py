@@ -31,7 +31,7 @@ import numpy as np
 
 from robusteval.errors import RobustEvalError
 from robusteval.registry import Registry
-from robusteval.rundir import CheckRecord
+from robusteval.rundir import HUMAN_FAMILY, CheckRecord
 from robusteval.stats.estimates import compare_contrast
 from robusteval.stats.frame import Prepared
 from robusteval.stats.records import Record
@@ -257,6 +257,8 @@ def max_degradation(spec: CheckSpec, ctx: CheckContext) -> list[CheckRecord]:
     models = _models(spec, ctx)
     if isinstance(models, str):
         return [_error(spec, models)]
+    if spec.model is None:  # a human baseline annotated the clean images only: it has no degradation to check
+        models = [m for m in models if ctx.prep.families.get(m) != HUMAN_FAMILY]
     scope = spec.scope or "mean"
     out: list[CheckRecord] = []
     for model in models:

@@ -23,6 +23,7 @@ from itertools import combinations
 
 import numpy as np
 
+from robusteval.rundir import HUMAN_FAMILY
 from robusteval.stats.estimates import (
     adjust_records,
     compare_paired,
@@ -39,7 +40,8 @@ QUANTITIES = ("ood_mean", "degradation")
 
 
 def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
-    """``pooled`` and ``pooled_vs`` records for ``settings.headline_metric`` (empty without simulated shifts)."""
+    """``pooled`` and ``pooled_vs`` records for ``settings.headline_metric`` (empty without simulated shifts);
+    the human baseline (family ``human``, clean conditions only) is not among them."""
     metric = settings.headline_metric
     if metric not in {m.name for m in prep.metrics}:
         return []
@@ -53,11 +55,14 @@ def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
         if shift != CLEAN and prep.shift_families.get(shift) != LABEL_NOISE
     ]
     clean_idx = [k for k, (shift, _) in enumerate(cube.conditions) if shift == CLEAN]
-    if not shift_idx or not clean_idx or len(cube.models) == 0:
+    # a human baseline annotated the clean images only: it would leave no case with every shifted condition
+    rated = [i for i, m in enumerate(cube.models) if prep.families.get(m) != HUMAN_FAMILY]
+    models = [cube.models[i] for i in rated]
+    if not shift_idx or not clean_idx or not models:
         return []
     ids = np.flatnonzero(cube.case_is_id)
-    shifted = cube.values[:, ids][:, :, shift_idx]  # (models, ID cases, shifted conditions)
-    clean = cube.values[:, ids, clean_idx[0]]  # (models, ID cases)
+    shifted = cube.values[rated][:, ids][:, :, shift_idx]  # (models, ID cases, shifted conditions)
+    clean = cube.values[rated][:, ids, clean_idx[0]]  # (models, ID cases)
     complete = np.isfinite(shifted).all(axis=(0, 2)) & np.isfinite(clean).all(axis=0)
     n_dropped = int((~complete).sum())
     if complete.sum() < 1:
@@ -87,7 +92,7 @@ def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
     for quantity in QUANTITIES:
         values = per_case[quantity]
         intervals = mean_intervals(list(values), [clusters] * len(values), settings)
-        for model, ci in zip(cube.models, intervals, strict=True):
+        for model, ci in zip(models, intervals, strict=True):
             flags, flag_notes = interval_flags(ci.n, ci.n_clusters)
             out.append(
                 {
@@ -104,13 +109,13 @@ def pooled_records(prep: Prepared, settings: StatsSettings) -> list[Record]:
                     "note": "; ".join(p for p in (note, ci.note, *flag_notes) if p),
                 }
             )
-        pairs = list(combinations(range(len(cube.models)), 2))
+        pairs = list(combinations(range(len(models)), 2))
         diffs = [values[a] - values[b] for a, b in pairs]
         vs = [
             {
                 "kind": "pooled_vs",
-                "model_a": cube.models[a],
-                "model_b": cube.models[b],
+                "model_a": models[a],
+                "model_b": models[b],
                 "quantity": quantity,
                 **common,
                 "test": "paired t",

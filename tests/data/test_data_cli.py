@@ -82,8 +82,8 @@ def test_data_sites_of_generator_1_print_each_profile(capsys: pytest.CaptureFixt
 def test_data_sites_of_generator_2_print_its_rendering(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli("data", "sites", "--generator", "2") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[3].split()[:4] == ["C", "1.5T", "1.2x1.2x3.5", "14"]
-    assert lines[-1].split() == ["C", "3.0", "0.16/0.56/0.50", "0.28/0.60/0.83", "0.85", "0.10"]
+    assert lines[3].split()[:4] == ["C", "1.5T", "1.2x1.2x3", "18"]
+    assert lines[-1].split() == ["C", "3.0", "0.16/0.56/0.50", "0.28/0.60/0.83", "1.00", "0.10"]
 
 
 def test_data_realism_prints_every_measure_with_its_target(capsys: pytest.CaptureFixture[str]) -> None:

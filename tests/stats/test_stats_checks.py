@@ -66,6 +66,20 @@ def test_max_degradation(hand_table: pd.DataFrame) -> None:
     assert recs["c"]["status"] == "WARN"
 
 
+def test_max_degradation_leaves_out_a_human_baseline_unless_named(hand_table: pd.DataFrame) -> None:
+    """A second rater annotated the clean images only (its shifted rows are unavailable): it has no degradation,
+    so the check does not list it as an ERROR; named explicitly, it says why it cannot be computed."""
+    human = hand_table[(hand_table["model"] == "a") & hand_table["shift"].isin(["clean", "flip"])].copy()
+    human["model"], human["family"] = "rater2", "human"
+    table = pd.concat([hand_table, human], ignore_index=True)
+    recs = _by_model(_checks(table, {"max_degradation": {"max": 0.1}}))
+    assert set(recs) == {"a", "b", "c"}
+    assert recs["a"]["value"] == pytest.approx(0.14)
+    (named,) = _checks(table, {"max_degradation": {"max": 0.1, "model": "rater2"}})
+    assert named["status"] == "ERROR"
+    assert "no simulated shifts" in named["message"]
+
+
 def test_max_mean_for_a_distance(hand_table: pd.DataFrame) -> None:
     (rec,) = _checks(hand_table, {"max_mean": {"metric": "hd95", "max": 5.0, "model": "b"}}, metrics=("dsc", "hd95"))
     assert rec["value"] == pytest.approx(2.0)

@@ -96,3 +96,21 @@ def test_pooled_pairs_against_scipy_and_holm(result: tuple[pd.DataFrame, list[di
         assert r["ci_adjusted_low"] == pytest.approx(r["diff"] - q * r["std_error"])
         assert (r["ci_adjusted_low"] > 0 or r["ci_adjusted_high"] < 0) == r["significant"]
     assert all(r["test_family"] == "pooled:ood_mean:dsc" for r in vs)
+
+
+def test_a_human_baseline_does_not_empty_the_pooled_numbers() -> None:
+    """A second rater has the clean conditions only (its shifted rows are unavailable): the models' pooled
+    records are those of the run without it, and it gets none."""
+    cases = table()
+    settings = StatsSettings(n_resamples=1000)
+    without = [r for r in summarize(cases, ["dsc"], settings)["robustness"] if r["kind"] == "pooled"]
+    human = cases[(cases["model"] == "a") & (cases["shift"] == "clean")].copy()
+    human["model"], human["family"] = "rater2", "human"
+    shifted = cases[(cases["model"] == "a") & (cases["shift"] != "clean")].copy()
+    shifted["model"], shifted["family"], shifted["status"], shifted["dsc"] = "rater2", "human", "unavailable", np.nan
+    records = summarize(pd.concat([cases, human, shifted], ignore_index=True), ["dsc"], settings)["robustness"]
+    pooled = [r for r in records if r["kind"] == "pooled"]
+    assert {r["model"] for r in pooled} == {"a", "b", "c"}
+    key = ("model", "quantity", "estimate", "ci_low", "ci_high", "n")
+    assert [tuple(r[k] for k in key) for r in pooled] == [tuple(r[k] for k in key) for r in without]
+    assert not [r for r in records if r["kind"] == "pooled_vs" and "rater2" in (r["model_a"], r["model_b"])]
