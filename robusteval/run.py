@@ -37,7 +37,7 @@ from robusteval.data.sources import list_cases
 from robusteval.engine import ENGINES, EngineJob, make_plan
 from robusteval.engine.base import load_models, torch_threads
 from robusteval.engine.progress import progress_reporter
-from robusteval.engine.store import ItemStore, item_keys, pending_items, row_key
+from robusteval.engine.store import ItemStore, failed_items, item_keys, item_row_keys, pending_items, row_key
 from robusteval.engine.work import prediction_targets
 from robusteval.errors import FieldError, RunInterrupted
 from robusteval.illustrate import write_examples, write_run_images
@@ -185,6 +185,24 @@ def profile_models(job: EngineJob, protocol: Protocol, log: Callable[[str], None
     return out
 
 
+def _replaces(stored: dict[str, Any] | None) -> bool:
+    """Whether a newly computed row takes the place of ``stored`` (none yet, or a failed one)."""
+    return stored is None or stored.get("status") == FAILED
+
+
+def _retried(before: dict[str, dict[str, Any]], done: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """summary.json's ``provenance.retried``: per row of an item that had failed in an earlier run of the folder
+    and was computed again, its key, the earlier error and the status it has now (``failed`` again: a
+    lasting failure; ``ok``: it was transient)."""
+    out = []
+    for key, old in before.items():
+        new = done[key]
+        out.append({"case_id": old["case_id"], "shift": old["shift"], "severity": int(old["severity"]),
+                    "model": old["model"], "previous_error": old.get("error", ""),
+                    "status": new.get("status", FAILED)})  # fmt: skip
+    return out
+
+
 def run_protocol(
     protocol: Protocol,
     protocol_path: Path,
@@ -233,18 +251,25 @@ def _run_protocol(
     keys = item_keys(job)
     done = store.load()
     todo = pending_items(job, keys, done)
+    retry = failed_items(job, keys, done)
+    # the failed rows of the last run, for the record (an item's other rows, ok or unavailable, stay as they are)
+    before = {k: done[k] for i in retry for k in item_row_keys(job, keys, i) if done[k].get("status") == FAILED}
     log(
         f"{len(records)} cases listed, {len(plan.items)} work items x {len(job.models)} models, engine {engine_name}"
         + (f"; resuming: {len(plan.items) - len(todo)} items already done" if len(todo) < len(plan.items) else "")
     )
+    if retry:
+        log(f"{len(retry)} failed items from the last run are computed again")
 
     if todo:
         with progress_reporter(len(todo), log) as progress:
 
             def on_unit(n_items: int, rows: list[dict[str, Any]]) -> None:
-                row_keys = [row_key(keys, r) for r in rows]
-                store.append(row_keys, rows)
-                done.update(zip(row_keys, rows, strict=True))
+                # a stored ok or unavailable row is final: a retried item replaces only its failed rows
+                new = [(k, r) for r in rows if _replaces(done.get(k := row_key(keys, r)))]
+                if new:
+                    store.append([k for k, _ in new], [r for _, r in new])
+                    done.update(new)
                 progress(n_items)
 
             try:
@@ -284,6 +309,8 @@ def _run_protocol(
             "inference_s_median": {str(k): round(float(v), 4) for k, v in ok_timings.median().items()},
             # which process computed how many rows (host:pid, plus :gpuN on a GPU): shows the parallelism a run got
             "rows_per_worker": {str(k): int(v) for k, v in timings["worker"].value_counts().sort_index().items()},
+            # rows that had failed in an earlier run of this folder and were computed again by this one
+            "retried": _retried(before, done),
         },
         "dataset": {
             "listed": len(records),

@@ -481,3 +481,94 @@ def test_export_never_follows_a_link_out_of_out(tmp_path: Path, cache_dir: Path)
     row = pd.read_csv(out / "manifest.csv", keep_default_na=False).iloc[0]
     assert row["status"] == "failed"
     assert "resolves outside" in row["error"]
+
+
+FLAKY_NET = """
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).parent
+
+
+class Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(2, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        level = float(x.max())
+        with open(HERE / "calls.txt", "a") as f:
+            f.write(f"{level:g}\\n")
+        if level > 500 and (HERE / "flaky").exists():  # a transient fault: a lost file share, a full disk
+            raise RuntimeError("transient fault")
+        return self.conv(x)
+
+
+def build() -> Net:
+    return Net()
+"""
+
+
+def test_a_rerun_computes_the_failed_items_again_and_says_which(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A case fails once (a transient fault): the run exits 3; the rerun computes that item again and only it,
+    exits 0, keeps the other rows byte for byte and records the retried row in summary.json."""
+    import robusteval.run
+
+    monkeypatch.setattr(robusteval.run, "render_report", lambda out: None)  # the report is not under test here
+    rows = ["case_id,subject_id,site,scanner,partition,flair,t1,label"]
+    for cid, level in (("calm", 1.0), ("still", 2.0), ("flaky", 1000.0)):
+        img = np.full((24, 24, 24), level, np.float32)
+        lab = np.zeros((24, 24, 24), np.uint8)
+        lab[10:14, 10:14, 10:14] = 1
+        for name, arr in (("flair", img), ("t1", img), ("label", lab)):
+            nib.save(nib.Nifti1Image(arr, np.eye(4)), tmp_path / f"{cid}_{name}.nii.gz")
+        rows.append(f"{cid},{cid},A,s,test,{cid}_flair.nii.gz,{cid}_t1.nii.gz,{cid}_label.nii.gz")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "flakynet.py").write_text(FLAKY_NET)
+    (tmp_path / "flaky").touch()
+    (tmp_path / "p.yaml").write_text(
+        "name: flaky\ndataset:\n  source: manifest\n  path: manifest.csv\n"
+        "  split:\n    in_distribution: {site: [A]}\n"
+        "models:\n  - {name: net, family: cnn, adapter: python, params: {function: 'flakynet:build', "
+        "normalization: none, roi_size: [32, 32, 32], amp: false}}\n"
+        "metrics: {panel: [dsc]}\nstatistics: {n_resamples: 200}\nexecution: {engine: local}\n"
+        "report: {efficiency: false, examples: false}\n"
+    )
+    out = tmp_path / "out"
+    args = ["run", str(tmp_path / "p.yaml"), "--out", str(out), "--cache", str(cache_dir)]
+    assert main(args) == 3
+    first = pd.read_csv(out / "cases.csv").set_index("case_id")
+    assert first.loc["flaky", "status"] == "failed"
+    assert "transient fault" in first.loc["flaky", "error"]
+    assert json.loads((out / "summary.json").read_text())["provenance"]["retried"] == []
+    first_lines = (out / "cases.csv").read_text().splitlines()
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    capsys.readouterr()
+
+    (tmp_path / "flaky").unlink()  # the fault is gone
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "resuming: 2 items already done" in err
+    assert "1 failed items from the last run are computed again" in err
+    calls_now = (tmp_path / "calls.txt").read_text().splitlines()
+    assert set(calls_now[len(calls) :]) == {"1000"}  # only the flaky case was predicted again
+    second = pd.read_csv(out / "cases.csv").set_index("case_id")
+    assert (second["status"] == "ok").all()
+    second_lines = (out / "cases.csv").read_text().splitlines()
+    flaky_line = [n for n, line in enumerate(first_lines) if line.startswith("net,cnn,flaky,")]
+    assert len(flaky_line) == 1
+    assert [line for n, line in enumerate(second_lines) if n not in flaky_line] == [
+        line for n, line in enumerate(first_lines) if n not in flaky_line
+    ]  # the ok rows stay byte for byte, in their place
+    (retried,) = json.loads((out / "summary.json").read_text())["provenance"]["retried"]
+    assert retried["case_id"] == "flaky"
+    assert (retried["shift"], retried["severity"], retried["model"], retried["status"]) == ("clean", 0, "net", "ok")
+    assert "transient fault" in retried["previous_error"]
+
+    assert main(args) == 0  # nothing failed any more: nothing is computed again
+    assert "computed again" not in capsys.readouterr().err
+    assert (tmp_path / "calls.txt").read_text().splitlines() == calls_now
+    assert json.loads((out / "summary.json").read_text())["provenance"]["retried"] == []

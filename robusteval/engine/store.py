@@ -2,14 +2,16 @@
 
 Each row is keyed by a content hash of (case data, condition and its options, severity and seed, model weights
 and settings, metric configuration, robusteval's version). A rerun skips every item whose rows are all
-present, so after a crash or Ctrl-C the final ``cases.csv`` is identical to an uninterrupted run's. A torn
+present, so after a crash or Ctrl-C the final ``cases.csv`` is identical to an uninterrupted run's. An item with a
+``failed`` row is not done: a rerun computes it again (a failure may be transient: a lost node, a full disk) and
+its new rows, appended later, replace the failed ones; ``ok`` and ``unavailable`` rows are kept as they are. A torn
 last line (the process killed mid-write, a full disk) is set aside in ``items.jsonl.torn`` with a warning, and
 appends always start on a new line. ``--fresh`` deletes the store first.
 """
 
 from __future__ import annotations
 
-__all__ = ["ItemStore", "item_keys"]
+__all__ = ["ItemStore", "failed_items", "item_keys", "item_row_keys", "pending_items", "row_key"]
 
 import hashlib
 import json
@@ -24,6 +26,7 @@ from robusteval.engine.base import EngineJob
 from robusteval.engine.plan import WorkItem
 from robusteval.models import ADAPTERS
 from robusteval.shifts.compose import Condition
+from robusteval.status import FAILED
 
 
 def _sha(*parts: object) -> str:
@@ -120,10 +123,26 @@ def row_key(keys: dict[tuple[str, str, int, str], str], row: dict[str, Any]) -> 
     return keys[(row["case_id"], row["shift"], int(row["severity"]), row["model"])]
 
 
+def item_row_keys(job: EngineJob, keys: dict[tuple[str, str, int, str], str], item: WorkItem) -> list[str]:
+    """The store keys of ``item``'s rows, one per model."""
+    return [keys[(item.record.case_id, item.condition, item.severity, m.name)] for m in job.models]
+
+
+def failed_items(job: EngineJob, keys: dict[tuple[str, str, int, str], str], done: dict[str, Any]) -> list[WorkItem]:
+    """Items with every model's row stored and at least one of them ``failed``: a rerun computes them again."""
+    out = []
+    for item in job.plan.items:
+        rows = [done.get(k) for k in item_row_keys(job, keys, item)]
+        if all(r is not None for r in rows) and any(r.get("status") == FAILED for r in rows if r is not None):
+            out.append(item)
+    return out
+
+
 def pending_items(job: EngineJob, keys: dict[tuple[str, str, int, str], str], done: dict[str, Any]) -> list[WorkItem]:
-    """Items with at least one model's row not yet in the store (they rerun with every model)."""
+    """Items still to compute (they run with every model): a model's row not yet in the store, or a ``failed``
+    row (a rerun tries a failed item again; ``ok`` and ``unavailable`` rows are final)."""
     return [
         item
         for item in job.plan.items
-        if any(keys[(item.record.case_id, item.condition, item.severity, m.name)] not in done for m in job.models)
+        if any(k not in done or done[k].get("status") == FAILED for k in item_row_keys(job, keys, item))
     ]
