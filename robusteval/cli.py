@@ -126,6 +126,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not (run_dir / name).is_file():
             _err(f"{run_dir}: no {name}; is this a robusteval run dir?")
             return EXIT_INVALID
+    if args.markdown:
+        from robusteval.report.headline import headline_markdown
+        from robusteval.report.view import load_run
+
+        print(headline_markdown(load_run(run_dir)), end="")
+        return 0
     print(render_report(run_dir))
     return 0
 
@@ -165,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="re-render index.html from a run dir without recomputing")
     p.add_argument("run_dir")
+    p.add_argument("--markdown", action="store_true", help="print the headline table (Markdown) instead")
     p.set_defaults(func=cmd_report)
     import robusteval.commands as commands
 
