@@ -15,7 +15,8 @@ TORCH = "torch==2.13.0"
 
 def _install(session: nox.Session, extras: str = "") -> None:
     session.install(TORCH)
-    session.install("-e", f".{extras}")
+    # the pin again: a dependency (nnunetv2 -> timm -> torchvision) would otherwise pull the newest torch (CUDA)
+    session.install("-e", f".{extras}", TORCH)
 
 
 @nox.session(python=PYTHON)

@@ -253,7 +253,9 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_run_completes(
     assert _results(rows) == _results(local_rows)
     pids = {int(str(r["worker"]).split(":")[1]) for r in rows}
     assert killed[0] not in pids  # the killed process delivered nothing: its case ran again elsewhere
-    assert len(pids) == 2  # the surviving worker and the restarted one
+    # the surviving worker, and the replacement when it became ready before the survivor had done the rest (a
+    # replacement gets work only once ready: on a slow start the survivor may finish alone)
+    assert 1 <= len(pids) <= 2
 
 
 CRASHING_NET = """
