@@ -17,13 +17,14 @@ import pytest
 import yaml
 
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan, ray_engine, store
+from robusteval.engine import ENGINES, EngineJob, ModelSpecLite, make_plan, ray_engine, store
 from robusteval.engine.ray_engine import gpu_share, ray_address, worker_count
 from robusteval.engine.store import item_keys, pending_items
 from robusteval.errors import RobustEvalError
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import load_protocol
 from robusteval.protocol.schema import Protocol
+from tests.engine_rows import collect_rows, constant_cases, results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -136,7 +137,7 @@ def test_without_an_address_ray_starts_its_own_even_beside_a_stale_cluster_file(
     monkeypatch.setattr(ray._private.utils, "read_ray_address", lambda temp_dir=None: "127.0.0.1:1")
     small = dataclasses.replace(job, plan=dataclasses.replace(job.plan, items=job.plan.items[:1]), workers=1)
     assert ray_address(small) == "local"
-    assert len(_collect("ray", small)) == len(job.models)
+    assert len(collect_rows("ray", small)) == len(job.models)
     assert not ray.is_initialized()
 
 
@@ -147,7 +148,7 @@ def test_an_unreachable_address_fails_fast_with_what_to_do(job: EngineJob, monke
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # nothing listens there
     t0 = time.monotonic()
     with pytest.raises(RobustEvalError, match=r"cannot connect to the Ray cluster at 127\.0\.0\.1:1 .*ray start"):
-        _collect("ray", job)
+        collect_rows("ray", job)
     assert time.monotonic() - t0 < 5
     assert not ray.is_initialized()
 
@@ -171,25 +172,6 @@ def test_a_torn_last_line_is_set_aside_and_the_next_row_starts_a_new_line(tmp_pa
         assert items.load() == {"a": {"v": 1}, "b": {"v": 2}, "d": {"v": 4}}
 
 
-def _collect(
-    engine: str, job: EngineJob, on_case: Callable[[list[dict[str, Any]]], None] | None = None
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-
-    def collect(n: int, case_rows: list[dict[str, Any]]) -> None:
-        rows.extend(case_rows)
-        if on_case is not None:
-            on_case(case_rows)
-
-    ENGINES.get(engine)().run(job, collect)
-    order = {(i.record.case_id, i.condition, i.severity): k for k, i in enumerate(job.plan.items)}
-    return sorted(rows, key=lambda r: (order[(r["case_id"], r["shift"], r["severity"])], r["model"]))
-
-
-def _results(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k not in TIMING_COLUMNS} for r in rows]
-
-
 @pytest.fixture(scope="module")
 def ray_with_fake_gpus() -> Iterator[None]:
     """A local Ray with 2 CPUs and 2 fake GPUs (CI has no GPU; torch stays on the CPU)."""
@@ -202,17 +184,17 @@ def ray_with_fake_gpus() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def local_rows(job: EngineJob) -> list[dict[str, Any]]:
-    return _collect("local", job)
+    return collect_rows("local", job)
 
 
 def test_local_and_ray_give_identical_rows_on_distinct_fake_gpus(
     job: EngineJob, local_rows: list[dict[str, Any]], ray_with_fake_gpus: None
 ) -> None:
     local = local_rows
-    ray_rows = _collect("ray", job)
+    ray_rows = collect_rows("ray", job)
     assert len(local) == len(job.plan.items) == 8
     assert all(r["status"] == "ok" for r in local)
-    assert _results(local) == _results(ray_rows)
+    assert results(local) == results(ray_rows)
     workers = {str(r["worker"]) for r in ray_rows}
     assert len(workers) == 2, workers  # both model actors received work
     gpu_ids = {w.rsplit(":gpu", 1)[1] for w in workers}
@@ -246,11 +228,11 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_run_completes(
         os.kill(busy[0], signal.SIGKILL)
         killed.append(busy[0])
 
-    rows = _collect("ray", job, kill_the_busy_worker)
+    rows = collect_rows("ray", job, kill_the_busy_worker)
     assert killed
     assert len(rows) == 8
     assert all(r["status"] == "ok" for r in rows)  # the lost case was retried on a restarted actor
-    assert _results(rows) == _results(local_rows)
+    assert results(rows) == results(local_rows)
     pids = {int(str(r["worker"]).split(":")[1]) for r in rows}
     assert killed[0] not in pids  # the killed process delivered nothing: its case ran again elsewhere
     # the surviving worker, and the replacement when it became ready before the survivor had done the rest (a
@@ -283,18 +265,8 @@ def build() -> Net:
 def test_a_unit_that_kills_its_worker_every_time_fails_with_a_reason_and_the_run_goes_on(
     tmp_path: Path, ray_with_fake_gpus: None
 ) -> None:
-    import nibabel as nib
-    import numpy as np
 
-    rows = ["case_id,subject_id,site,scanner,partition,flair,t1,label"]
-    for cid, level in (("good", 1.0), ("bad", 1000.0)):
-        img = np.full((24, 24, 24), level, np.float32)
-        lab = np.zeros((24, 24, 24), np.uint8)
-        lab[10:14, 10:14, 10:14] = 1
-        for name, arr in (("flair", img), ("t1", img), ("label", lab)):
-            nib.save(nib.Nifti1Image(arr, np.eye(4)), tmp_path / f"{cid}_{name}.nii.gz")
-        rows.append(f"{cid},{cid},A,s,test,{cid}_flair.nii.gz,{cid}_t1.nii.gz,{cid}_label.nii.gz")
-    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    constant_cases(tmp_path, {"good": 1.0, "bad": 1000.0})
     (tmp_path / "crashnet.py").write_text(CRASHING_NET)
     (tmp_path / "p.yaml").write_text(
         "name: crash\ndataset:\n  source: manifest\n  path: manifest.csv\n"
@@ -307,7 +279,7 @@ def test_a_unit_that_kills_its_worker_every_time_fails_with_a_reason_and_the_run
     job = EngineJob.from_protocol(
         protocol, make_plan(protocol, list_cases(protocol.dataset, tmp_path)), tmp_path / "p.yaml"
     )
-    got = {r["case_id"]: r for r in _collect("ray", job)}
+    got = {r["case_id"]: r for r in collect_rows("ray", job)}
     assert got["good"]["status"] == "ok"
     assert got["bad"]["status"] == "failed"
     assert got["bad"]["error"] == "the worker process died on this unit 2 times (ActorDiedError)"
@@ -348,10 +320,10 @@ def test_cases_travel_through_the_object_store_when_asked(
     module = sys.modules[__name__]
     ray.cloudpickle.register_pickle_by_value(module)  # the workers cannot import this test module
     try:
-        shipped = _collect("ray", dataclasses.replace(driver_only, ship_cases=True))
-        unshipped = _collect("ray", dataclasses.replace(driver_only, ship_cases=False))  # the control
+        shipped = collect_rows("ray", dataclasses.replace(driver_only, ship_cases=True))
+        unshipped = collect_rows("ray", dataclasses.replace(driver_only, ship_cases=False))  # the control
     finally:
         ray.cloudpickle.unregister_pickle_by_value(module)
-    assert _results(shipped) == _results(local_rows)
+    assert results(shipped) == results(local_rows)
     assert {r["status"] for r in unshipped} == {"failed"}
     assert all("a worker read the case files" in r["error"] for r in unshipped)

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from robusteval.data.sources import list_cases
-from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan, ray_engine
+from robusteval.engine import EngineJob, ModelSpecLite, make_plan, ray_engine
 from robusteval.metrics import MetricConfig
 from robusteval.protocol import load_protocol
+from tests.engine_rows import collect_rows, results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +37,7 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> EngineJob:
 
 @pytest.fixture(scope="module")
 def local_rows(job: EngineJob) -> list[dict[str, Any]]:
-    return _collect("local", job)
+    return collect_rows("local", job)
 
 
 @pytest.fixture
@@ -60,23 +61,6 @@ def cluster() -> Iterator[Any]:
         cluster.shutdown()
 
 
-def _collect(engine: str, job: EngineJob, on_unit: Any = None) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-
-    def collect(n: int, unit_rows: list[dict[str, Any]]) -> None:
-        rows.extend(unit_rows)
-        if on_unit is not None:
-            on_unit(unit_rows)
-
-    ENGINES.get(engine)().run(job, collect)
-    order = {(i.record.case_id, i.condition, i.severity): k for k, i in enumerate(job.plan.items)}
-    return sorted(rows, key=lambda r: (order[(r["case_id"], r["shift"], r["severity"])], r["model"]))
-
-
-def _results(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k not in TIMING_COLUMNS} for r in rows]
-
-
 def _pid(row: dict[str, Any]) -> int:
     return int(str(row["worker"]).split(":")[1])
 
@@ -84,10 +68,10 @@ def _pid(row: dict[str, Any]) -> int:
 def test_a_cluster_of_two_nodes_gets_work_on_both_and_the_local_rows(
     job: EngineJob, local_rows: list[dict[str, Any]], cluster: Any
 ) -> None:
-    rows = _collect("ray", dataclasses.replace(job, address=cluster.address))
+    rows = collect_rows("ray", dataclasses.replace(job, address=cluster.address))
     assert len(rows) == len(job.plan.items) == 8
     assert all(r["status"] == "ok" for r in rows)
-    assert _results(rows) == _results(local_rows)
+    assert results(rows) == results(local_rows)
     assert len({_pid(r) for r in rows}) == 2  # two workers, one per node (one CPU each, none on the head)
 
 
@@ -131,12 +115,12 @@ def test_a_node_removed_mid_run_loses_no_row(
             cluster.add_node(num_cpus=1)
 
     t0 = time.monotonic()
-    rows = _collect("ray", dataclasses.replace(job, address=cluster.address), remove_a_busy_node)
+    rows = collect_rows("ray", dataclasses.replace(job, address=cluster.address), remove_a_busy_node)
     elapsed = time.monotonic() - t0
     assert removed
     assert len(rows) == 8
     assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows if r["status"] != "ok"]
-    assert _results(rows) == _results(local_rows)
+    assert results(rows) == results(local_rows)
     assert lost == [False]  # the busy unit was lost with its node, once, and not counted against it
     assert elapsed < 120, elapsed
     print(f"run {elapsed:.1f} s, {time.monotonic() - removed[0]:.1f} s after the node was removed")

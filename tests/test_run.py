@@ -13,6 +13,7 @@ import pytest
 
 from robusteval.cli import main
 from robusteval.rundir import RESULT_COLUMNS
+from tests.engine_rows import constant_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "protocols" / "smoke.yaml"
@@ -518,15 +519,7 @@ def test_a_rerun_computes_the_failed_items_again_and_says_which(
     import robusteval.run
 
     monkeypatch.setattr(robusteval.run, "render_report", lambda out: None)  # the report is not under test here
-    rows = ["case_id,subject_id,site,scanner,partition,flair,t1,label"]
-    for cid, level in (("calm", 1.0), ("still", 2.0), ("flaky", 1000.0)):
-        img = np.full((24, 24, 24), level, np.float32)
-        lab = np.zeros((24, 24, 24), np.uint8)
-        lab[10:14, 10:14, 10:14] = 1
-        for name, arr in (("flair", img), ("t1", img), ("label", lab)):
-            nib.save(nib.Nifti1Image(arr, np.eye(4)), tmp_path / f"{cid}_{name}.nii.gz")
-        rows.append(f"{cid},{cid},A,s,test,{cid}_flair.nii.gz,{cid}_t1.nii.gz,{cid}_label.nii.gz")
-    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    constant_cases(tmp_path, {"calm": 1.0, "still": 2.0, "flaky": 1000.0})
     (tmp_path / "flakynet.py").write_text(FLAKY_NET)
     (tmp_path / "flaky").touch()
     (tmp_path / "p.yaml").write_text(
