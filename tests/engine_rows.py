@@ -1,5 +1,5 @@
-"""Shared by the engine tests: run an engine and collect its rows in plan order, the rows without their timings,
-and a manifest of constant-valued cases."""
+"""Shared by the engine tests: the smoke protocol's job, running an engine and collecting its rows in plan order,
+the rows without their timings, and a manifest of constant-valued cases."""
 
 from __future__ import annotations
 
@@ -7,7 +7,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob
+from robusteval.data.sources import list_cases
+from robusteval.engine import ENGINES, TIMING_COLUMNS, EngineJob, ModelSpecLite, make_plan
+from robusteval.metrics import MetricConfig
+from robusteval.protocol import load_protocol
+
+PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
+
+
+def smoke_job(cache: Path, device: str, workers: int | None) -> EngineJob:
+    """The job of protocols/smoke.yaml (its data generated into ``cache``), metrics DSC and HD95."""
+    protocol = load_protocol(PROTOCOLS / "smoke.yaml")
+    return EngineJob(
+        plan=make_plan(protocol, list_cases(protocol.dataset, cache)),
+        models=[ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models],
+        base_dir=PROTOCOLS,
+        metrics=["dsc", "hd95"],
+        metric_config=MetricConfig(),
+        device=device,
+        workers=workers,
+    )
 
 
 def collect_rows(

@@ -21,27 +21,18 @@ from robusteval.engine import ENGINES, EngineJob, ModelSpecLite, make_plan, ray_
 from robusteval.engine.ray_engine import gpu_share, ray_address, worker_count
 from robusteval.engine.store import item_keys, pending_items
 from robusteval.errors import RobustEvalError
-from robusteval.metrics import MetricConfig
 from robusteval.protocol import load_protocol
 from robusteval.protocol.schema import Protocol
-from tests.engine_rows import collect_rows, constant_cases, results
+from tests.engine_rows import collect_rows, constant_cases, results, smoke_job
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory) -> EngineJob:
-    protocol = load_protocol(ROOT / "protocols" / "smoke.yaml")
-    records = list_cases(protocol.dataset, tmp_path_factory.mktemp("cache"))
-    return EngineJob(
-        plan=make_plan(protocol, records),
-        models=[ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models],
-        base_dir=ROOT / "protocols",
-        metrics=["dsc", "hd95"],
-        metric_config=MetricConfig(),
-        device="auto",  # the CPU here; on the fake GPUs Ray still assigns distinct ids
-        workers=None,  # as many as the cluster holds: one per (fake) GPU
-    )
+    # device auto: the CPU here (on the fake GPUs Ray still assigns distinct ids); workers: as many as the
+    # cluster holds, one per (fake) GPU
+    return smoke_job(tmp_path_factory.mktemp("cache"), device="auto", workers=None)
 
 
 def test_plan_pairs_every_shifted_item_with_its_clean_twin(job: EngineJob) -> None:

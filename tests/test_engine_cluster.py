@@ -6,33 +6,17 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from robusteval.data.sources import list_cases
-from robusteval.engine import EngineJob, ModelSpecLite, make_plan, ray_engine
-from robusteval.metrics import MetricConfig
-from robusteval.protocol import load_protocol
-from tests.engine_rows import collect_rows, results
-
-ROOT = Path(__file__).resolve().parents[1]
+from robusteval.engine import EngineJob, ray_engine
+from tests.engine_rows import collect_rows, results, smoke_job
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory) -> EngineJob:
-    protocol = load_protocol(ROOT / "protocols" / "smoke.yaml")
-    records = list_cases(protocol.dataset, tmp_path_factory.mktemp("cache"))
-    return EngineJob(
-        plan=make_plan(protocol, records),
-        models=[ModelSpecLite(m.name, m.family, m.adapter, dict(m.params)) for m in protocol.models],
-        base_dir=ROOT / "protocols",
-        metrics=["dsc", "hd95"],
-        metric_config=MetricConfig(),
-        device="cpu",
-        workers=2,
-    )
+    return smoke_job(tmp_path_factory.mktemp("cache"), device="cpu", workers=2)
 
 
 @pytest.fixture(scope="module")
