@@ -16,7 +16,7 @@ from typing import Any
 
 from robusteval.report.compare import pooled
 from robusteval.report.fmt import fmt_ci, fmt_count, fmt_num
-from robusteval.report.view import RunView
+from robusteval.report.view import RunView, id_means
 
 COLUMNS = (
     "model",
@@ -36,23 +36,25 @@ def _with_ci(rec: dict[str, Any] | None, value_key: str = "mean") -> str:
     return f"{fmt_num(rec.get(value_key))} {fmt_ci(rec.get('ci_low'), rec.get('ci_high'))}"
 
 
-def _cell(run: RunView, model: str, split: str) -> dict[str, Any] | None:
-    recs = run.records("cells", model=model, metric=run.headline, shift="clean", split=split, site=None)
+def _ood_sites_cell(run: RunView, model: str) -> dict[str, Any] | None:
+    """The clean cell of every OOD-site case of ``model`` (sites pooled)."""
+    recs = run.records("cells", model=model, metric=run.headline, shift="clean", split="ood", site=None)
     return recs[0] if recs else None
 
 
 def headline_rows(run: RunView) -> list[list[str]]:
     """One row per model (the report's order: best in distribution first, the human baseline last)."""
+    in_distribution = id_means(run, run.headline)
     degradation = pooled(run, "degradation")
-    profiles = {str(e.get("model") or e.get("name")): e for e in run.summary.get("models") or [] if isinstance(e, dict)}
+    profiles = run.profiles()
     rows = []
     for model in run.models:
         prof = profiles.get(model, {})
         rows.append([
             run.name(model),
             run.family_of(model),
-            _with_ci(_cell(run, model, "id")),
-            _with_ci(_cell(run, model, "ood")),
+            _with_ci(in_distribution.get(model)),
+            _with_ci(_ood_sites_cell(run, model)),
             _with_ci(degradation.get(model), "estimate"),
             fmt_count(prof.get("parameters")),
             fmt_num(prof.get("latency_s")),

@@ -64,6 +64,11 @@ class RunView:
             self._index[index_key] = groups
         return list(self._index[index_key].get(tuple(_hashable(match[n]) for n in names), []))
 
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        """model -> its efficiency profile (summary.json ``models``; each keyed ``name`` or ``model``)."""
+        listed = [e for e in self.summary.get("models") or [] if isinstance(e, dict)]
+        return {str(e.get("name") or e.get("model")): e for e in listed}
+
     def facts(self, metric: str) -> Mapping[str, Any]:
         """summary.json's ``metrics`` entry of ``metric`` (unit, higher_is_better, descriptive); {} when the
         run predates that block (see :meth:`hib`, :meth:`descriptive` and :meth:`unit` for the fallbacks)."""

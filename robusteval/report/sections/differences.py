@@ -47,6 +47,16 @@ def _forest_rows(
     return rows, note
 
 
+def _add_forest(out: dict[str, Any], run: RunView, forest: tuple[pd.DataFrame, str], axis: str, title: str) -> None:
+    """The forest plot of ``forest`` (rows and a note, from :func:`_forest_rows`) and its note, into ``out``."""
+    rows, note = forest
+    fig = figure(run, F.forest_figure, (rows, axis), title)
+    if fig:
+        out["figures"].append(fig)
+    if note:
+        out["notes"].append(note)
+
+
 def _pair_label(run: RunView) -> Callable[[dict[str, Any]], str]:
     def label(r: dict[str, Any]) -> str:
         return f"{run.name(r['model_a'])} - {run.name(r['model_b'])} | {run.label_of(r)}"
@@ -75,35 +85,27 @@ def build(run: RunView) -> dict[str, Any]:
                     )
                 r["model_a"], r["model_b"] = b, a
         pairs.sort(key=lambda r: (rank.get(r["model_a"], 0), rank.get(r["model_b"], 0)))
-        rows, note = _forest_rows(run, h, pairs, _pair_label(run))
-        fig = figure(
+        _add_forest(
+            out,
             run,
-            F.forest_figure,
-            (rows, f"{h} difference (first - second model); {run.direction(h)}"),
+            _forest_rows(run, h, pairs, _pair_label(run)),
+            f"{h} difference (first - second model); {run.direction(h)}",
             f"Model vs model (exploratory): paired differences of {h} per condition with intervals adjusted as "
             "the p-values are; filled = significant after correction (green: first model better, red: worse)",
         )
-        if fig:
-            out["figures"].append(fig)
-        if note:
-            out["notes"].append(note)
     else:
         out["notes"].append("Model vs model: fewer than two models in this run, so no paired differences.")
     ivo = [r for r in run.records("id_vs_ood", metric=h)]
     ivo.sort(key=lambda r: rank.get(str(r.get("model")), 0))
     if ivo:
-        rows, note = _forest_rows(run, h, ivo, lambda r: f"{run.name(str(r['model']))} | {run.label_of(r)}")
-        fig = figure(
+        _add_forest(
+            out,
             run,
-            F.forest_figure,
-            (rows, f"{h}: OOD - ID clean; {run.direction(h)}"),
+            _forest_rows(run, h, ivo, lambda r: f"{run.name(str(r['model']))} | {run.label_of(r)}"),
+            f"{h}: OOD - ID clean; {run.direction(h)}",
             f"ID vs OOD (exploratory): difference of {h} per model and OOD condition with intervals adjusted as "
             "the p-values are; filled = significant after correction (red: worse OOD)",
         )
-        if fig:
-            out["figures"].append(fig)
-        if note:
-            out["notes"].append(note)
     else:
         out["notes"].append("ID vs OOD: this run has no OOD conditions with an ID clean reference.")
     mixed = run.records("mixed_effects", metric=h)

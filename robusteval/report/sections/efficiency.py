@@ -53,8 +53,7 @@ def build(run: RunView) -> dict[str, Any]:
     out: dict[str, Any] = {"figures": [], "columns": [], "rows": [], "notes": [], "missing": None}
     prov = run.summary.get("provenance") or {}
     inference = prov.get("inference_s_median") or {}
-    listed = [e for e in run.summary.get("models") or [] if isinstance(e, dict)]
-    entries = {str(e.get("name") or e.get("model")): e for e in listed}
+    entries = run.profiles()
     if not entries:
         out["notes"].append(
             "Parameters, FLOPs, memory and energy are not recorded for this run (summary.json has "
